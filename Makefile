@@ -1,0 +1,66 @@
+# The README's commands. Every target that runs project code depends on `setup`, so each works on a
+# fresh clone. Set PYTHON to choose the interpreter the virtualenv is made from.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+STAMP := $(VENV)/.installed
+CONSTRAINTS := requirements/constraints.txt
+export HF_HUB_OFFLINE ?= 1
+# dvc.yaml's commands say `python`: make it the project's interpreter.
+export PATH := $(abspath $(BIN)):$(PATH)
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: setup pipeline test test-fast lint format lock serve serve-stop mlflow-ui bench clean check-java
+
+setup: check-java $(STAMP)
+
+check-java:
+	@scripts/check_java.sh
+
+# torch is installed first and alone: a bare `torch` requirement resolved by pip pulls the CUDA build.
+# Where PyPI's torch wheel carries CUDA, set TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==26.3"
+	$(PY) -m pip install --quiet "torch==2.13.0" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	touch $(STAMP)
+
+pipeline: setup
+	$(BIN)/dvc repro
+	@$(PY) -m train.next_steps
+
+test: setup
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-resolve every dependency and record the exact versions installs use from then on.
+lock: setup
+	$(PY) -m pip freeze --exclude-editable | sed -e 's/^torch==.*/torch==2.13.0/' > $(CONSTRAINTS)
+
+serve: setup
+	$(PY) -m serving_client.server start
+
+serve-stop: setup
+	$(PY) -m serving_client.server stop
+
+mlflow-ui: setup
+	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts \
+		--host 127.0.0.1 --port $${MLFLOW_PORT:-5000}
+
+bench: setup
+	$(PY) -m benchmarks.run_all
+
+clean:
+	rm -rf .pytest_cache .ruff_cache logs outputs multirun .torchserve

@@ -1,0 +1,147 @@
+"""``train(cfg)``: build the data, model, trainer and MLflow run from a composed config, fit, export
+the best checkpoint as a Hugging Face directory and register it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+
+import hydra
+import mlflow
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.loggers import MLFlowLogger
+
+from train.run_info import data_fingerprint, flatten, git_state
+from train.tracking import MODEL_ARTIFACT, REGISTERED_MODEL
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_all(group: DictConfig | None) -> list:
+    return [hydra.utils.instantiate(c) for c in (group or {}).values() if "_target_" in c]
+
+
+def _mlflow_logger(loggers: list) -> MLFlowLogger:
+    for logger in loggers:
+        if isinstance(logger, MLFlowLogger):
+            return logger
+    raise ValueError("conf/logger must configure an MLFlowLogger: every run is tracked in MLflow")
+
+
+def _record_inputs(cfg: DictConfig, logger: MLFlowLogger) -> None:
+    client, run_id = logger.experiment, logger.run_id
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    logger.log_hyperparams(flatten(resolved))
+    client.log_text(run_id, OmegaConf.to_yaml(resolved), "config/train.yaml")
+    tags = {
+        **git_state(),
+        "data_hash": data_fingerprint(cfg.data.processed_dir),
+        "model_family": cfg.model.family,
+        "model_init": cfg.model.init,
+    }
+    tags["mlflow.source.git.commit"] = tags["git_commit"]
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+
+
+def export_best(module: pl.LightningModule, datamodule, checkpoint: str | None, out: Path) -> Path:
+    """Load the best checkpoint's weights (the last weights if none was kept) and write the model
+    and tokenizer with ``save_pretrained``; the config carries ``id2label``/``label2id``."""
+    if checkpoint:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+        module.load_state_dict(state)
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    module.model.save_pretrained(out, safe_serialization=True)
+    datamodule.tokenizer.save_pretrained(out)
+    return out
+
+
+def _register(client: mlflow.MlflowClient, run_id: str, artifact_uri: str, tags: dict) -> str:
+    try:
+        client.get_registered_model(REGISTERED_MODEL)
+    except mlflow.exceptions.MlflowException:
+        client.create_registered_model(
+            REGISTERED_MODEL, description="Ten-intent prompt classifier (Hugging Face directory)."
+        )
+    version = client.create_model_version(
+        REGISTERED_MODEL, source=f"{artifact_uri}/{MODEL_ARTIFACT}", run_id=run_id, tags=tags
+    )
+    return version.version
+
+
+def train(cfg: DictConfig) -> tuple[dict[str, float], dict]:
+    """Fit the configured model; return its metrics and what it produced (run id, export dir,
+    registered version). No module-level state: tests call this with a composed config."""
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = hydra.utils.instantiate(cfg.data, tokenizer=cfg.model.tokenizer, seed=cfg.seed)
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    loggers = _instantiate_all(cfg.get("logger"))
+    mlf = _mlflow_logger(loggers)
+    callbacks = _instantiate_all(cfg.get("callbacks"))
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    client, run_id = mlf.experiment, mlf.run_id
+    try:
+        _record_inputs(cfg, mlf)
+        trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        best_path = (
+            trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+        )
+        best_score = (
+            trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+        )
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        if best_score is not None:
+            metrics["val/macro_f1_best"] = float(best_score)
+        client.log_metric(
+            run_id,
+            "val/macro_f1_best",
+            metrics.get("val/macro_f1_best", metrics.get("val/macro_f1", 0.0)),
+        )
+        client.log_metric(run_id, "epochs_trained", trainer.current_epoch)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            exported = export_best(model, datamodule, best_path or None, Path(tmp) / "hf_model")
+            client.log_artifacts(run_id, str(exported), MODEL_ARTIFACT)
+            export_dir = None
+            if cfg.get("export_dir"):
+                export_dir = Path(cfg.export_dir)
+                if export_dir.exists():
+                    shutil.rmtree(export_dir)
+                shutil.copytree(exported, export_dir)
+        version = None
+        if cfg.get("register", True):
+            run = client.get_run(run_id)
+            version = _register(
+                client,
+                run_id,
+                run.info.artifact_uri,
+                {
+                    "model_family": cfg.model.family,
+                    "val_macro_f1": f"{metrics.get('val/macro_f1_best', 0.0):.4f}",
+                },
+            )
+        produced = {
+            "run_id": run_id,
+            "export_dir": export_dir,
+            "model_version": version,
+            "best_checkpoint": best_path or None,
+        }
+        if export_dir is not None:
+            (export_dir.parent / "run.json").write_text(
+                json.dumps(
+                    {**produced, "export_dir": str(export_dir), "metrics": metrics}, indent=2
+                )
+                + "\n"
+            )
+        log.info("run %s: %s (model version %s)", run_id, metrics, version)
+        return metrics, {**produced, "module": model, "datamodule": datamodule, "trainer": trainer}
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise

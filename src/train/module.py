@@ -1,0 +1,102 @@
+"""The LightningModule: an ``AutoModelForSequenceClassification`` trained with AdamW, warmup and
+decay; validation scored with HF ``evaluate``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from transformers import get_scheduler
+
+from train.modeling import load_classifier
+from train.scoring import classification_scores
+
+
+class IntentClassifier(pl.LightningModule):
+    """Fine-tunes a pretrained encoder (or a config-built one) on the ten intents.
+
+    Logs ``train/loss`` per step and epoch, and ``val/loss``, ``val/accuracy``, ``val/macro_f1`` per
+    epoch. ``self.model`` is a plain transformers model, exported with ``save_pretrained``.
+    """
+
+    def __init__(
+        self,
+        pretrained: str | None,
+        tokenizer: str,
+        family: str,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Mapping,
+        init: str = "pretrained",
+        architecture: Mapping | None = None,
+        dropout: float | None = None,
+        label_smoothing: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["optimizer"], logger=False)
+        self.model = load_classifier(
+            pretrained, init=init, architecture=architecture, dropout=dropout
+        )
+        # from_pretrained returns the model in eval mode, and Lightning keeps submodule modes as
+        # it finds them: without this, dropout would stay off for the whole fit.
+        self.model.train()
+        self.optimizer_factory = optimizer
+        self.scheduler_cfg = dict(scheduler)
+        self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self._val_probs: list[torch.Tensor] = []
+        self._val_labels: list[torch.Tensor] = []
+
+    def forward(self, input_ids, attention_mask, **extra) -> torch.Tensor:
+        return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
+
+    def _step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        labels = batch.pop("labels")
+        logits = self(**batch)
+        return self.loss_fn(logits, labels), logits
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        n = batch["labels"].shape[0]
+        loss, _ = self._step(batch)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        labels = batch["labels"]
+        loss, logits = self._step(batch)
+        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=labels.shape[0])
+        self._val_probs.append(logits.float().softmax(-1).cpu())
+        self._val_labels.append(labels.cpu())
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val_labels:
+            return
+        probs = torch.cat(self._val_probs).numpy()
+        refs = torch.cat(self._val_labels).numpy().astype(np.int64)
+        self._val_probs.clear()
+        self._val_labels.clear()
+        scores = classification_scores(refs, probs)
+        self.log("val/accuracy", scores["accuracy"], prog_bar=False)
+        self.log("val/macro_f1", scores["macro_f1"], prog_bar=True)
+
+    def configure_optimizers(self):
+        # No weight decay on biases and LayerNorm weights, as in BERT's original recipe.
+        decay, no_decay = [], []
+        for param in self.parameters():
+            if param.requires_grad:
+                (no_decay if param.ndim < 2 else decay).append(param)
+        optimizer = self.optimizer_factory(
+            [{"params": decay}, {"params": no_decay, "weight_decay": 0.0}]
+        )
+        total = int(self.trainer.estimated_stepping_batches)
+        warmup = int(self.scheduler_cfg.get("warmup_ratio", 0.0) * total)
+        scheduler = get_scheduler(
+            self.scheduler_cfg.get("name", "linear"),
+            optimizer,
+            num_warmup_steps=warmup,
+            num_training_steps=total,
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }

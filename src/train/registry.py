@@ -1,0 +1,94 @@
+"""The MLflow model registry side: which version is the champion, and moving the alias.
+
+``python -m train.registry champion`` prints the champion's version, run id and metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import mlflow
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+from train.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, tracking_uri
+
+SELECTION_METRIC = "val/macro_f1_best"  # best validation macro-F1 of the exported checkpoint
+
+
+def client() -> mlflow.MlflowClient:
+    return mlflow.MlflowClient(tracking_uri())
+
+
+def champion(mlflow_client: mlflow.MlflowClient) -> ModelVersion | None:
+    """The version carrying the ``champion`` alias, or None if there is none yet."""
+    try:
+        return mlflow_client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION_ALIAS)
+    except MlflowException:
+        return None
+
+
+def version_for_run(mlflow_client: mlflow.MlflowClient, run_id: str) -> ModelVersion:
+    versions = mlflow_client.search_model_versions(
+        f"name='{REGISTERED_MODEL}' and run_id='{run_id}'"
+    )
+    if not versions:
+        raise LookupError(f"run {run_id} has no registered version of {REGISTERED_MODEL}")
+    return max(versions, key=lambda v: int(v.version))
+
+
+def selection_score(mlflow_client: mlflow.MlflowClient, version: ModelVersion) -> float:
+    metrics = mlflow_client.get_run(version.run_id).data.metrics
+    if SELECTION_METRIC not in metrics:
+        raise LookupError(f"run {version.run_id} has no {SELECTION_METRIC} metric")
+    return metrics[SELECTION_METRIC]
+
+
+def promote_if_better(mlflow_client: mlflow.MlflowClient, candidate: ModelVersion) -> bool:
+    """Move ``champion`` to ``candidate`` if it beats the current champion on validation macro-F1.
+    A tie keeps the current champion. Returns whether the alias moved."""
+    current = champion(mlflow_client)
+    if current is not None:
+        if current.version == candidate.version:
+            return False
+        if selection_score(mlflow_client, candidate) <= selection_score(mlflow_client, current):
+            return False
+    mlflow_client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, candidate.version)
+    return True
+
+
+def describe(mlflow_client: mlflow.MlflowClient, version: ModelVersion) -> dict:
+    run = mlflow_client.get_run(version.run_id)
+    return {
+        "name": REGISTERED_MODEL,
+        "alias": CHAMPION_ALIAS,
+        "version": version.version,
+        "run_id": version.run_id,
+        "source": version.source,
+        "metrics": dict(sorted(run.data.metrics.items())),
+        "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m train.registry", description=__doc__)
+    parser.add_argument("command", choices=["champion"], help="what to show")
+    args = parser.parse_args(argv)
+    mlflow_client = client()
+    if args.command == "champion":
+        version = champion(mlflow_client)
+        if version is None:
+            print(
+                f"no {CHAMPION_ALIAS} for {REGISTERED_MODEL} in {tracking_uri()}; train and "
+                "evaluate a model first (`dvc repro evaluate`)",
+                file=sys.stderr,
+            )
+            return 1
+        print(json.dumps(describe(mlflow_client, version), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Evaluation of a real (tiny) trained run: reports, plots, MLflow logging, champion."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+
+from train.config import compose
+from train.evaluate import evaluate_run
+from train.fit import train
+from train.labels import load_labels
+from train.registry import champion
+
+pytestmark = pytest.mark.slow
+
+
+def test_evaluate_writes_reports_logs_them_and_sets_the_champion(
+    train_overrides, tmp_path, mlflow_uri
+) -> None:
+    short = [
+        "model=deberta_v3_tiny",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "data.batch_size=8",
+    ]
+    _, out = train(compose("train", [*train_overrides, *short]))
+    cfg = compose(
+        "evaluate",
+        [f"paths.root_dir={tmp_path}", f"data.processed_dir={train_overrides[2].split('=', 1)[1]}"],
+    )
+    result = evaluate_run(cfg)
+
+    metrics = json.loads((tmp_path / "reports" / "metrics.json").read_text())
+    assert set(metrics["test"]) >= {"accuracy", "macro_f1", "ece"}
+    assert set(metrics["per_intent"]) == set(load_labels())
+    assert all(0.0 <= v <= 1.0 for v in metrics["test"].values() if isinstance(v, float))
+    plots = tmp_path / "reports" / "plots"
+    for name in (
+        "confusion.csv",
+        "reliability.csv",
+        "confusion_matrix.png",
+        "reliability_diagram.png",
+    ):
+        assert (plots / name).stat().st_size > 0, name
+    rows = (plots / "confusion.csv").read_text().splitlines()
+    assert rows[0] == "actual,predicted" and len(rows) - 1 == metrics["test"]["samples"]
+
+    client = mlflow.MlflowClient(mlflow_uri)
+    run = client.get_run(out["run_id"])
+    assert run.data.metrics["test/macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
+    logged = {a.path for a in client.list_artifacts(out["run_id"], "evaluation")}
+    assert "evaluation/confusion_matrix.png" in logged
+    assert "evaluation/reliability_diagram.png" in logged
+    assert result["promoted"] is True
+    assert champion(client).run_id == out["run_id"]
