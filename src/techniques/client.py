@@ -1,0 +1,37 @@
+"""Enhancing through a classifier: anything with an async ``classify(text)`` will do, such as
+``serving_client.TorchServeClient``. This module does not import the serving client."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from techniques.library import EnhancedPrompt, TechniqueLibrary, check_text, default_library
+
+
+class Classification(Protocol):
+    """What a classifier answers: the intent label and the model's confidence in it."""
+
+    @property
+    def intent(self) -> str: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+
+class IntentClassifier(Protocol):
+    async def classify(self, text: str) -> Classification: ...
+
+
+async def enhance_with_client(
+    text: str, client: IntentClassifier, *, library: TechniqueLibrary | None = None
+) -> EnhancedPrompt:
+    """Classify ``text`` with ``client``, then enhance it for the intent and confidence returned.
+
+    ``async with TorchServeClient.from_env() as client: p = await enhance_with_client(t, client)``.
+    A blank or non-string ``text`` is rejected before any request is made; errors of the client
+    propagate unchanged.
+    """
+    check_text(text)
+    library = library if library is not None else default_library()
+    prediction = await client.classify(text)
+    return library.enhance(text, prediction.intent, prediction.confidence)

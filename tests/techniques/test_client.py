@@ -1,0 +1,54 @@
+"""enhance_with_client with the real serving client: in local mode on the tiny model, and against
+a real TorchServe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from techniques import TechniqueLibrary, enhance_with_client
+
+TEXT = "Explain {{ this }} and $that:\n    indented line"
+
+
+async def test_local_client_classifies_then_enhances(
+    tiny_model_dir: Path, library: TechniqueLibrary
+) -> None:
+    from serving_client import TorchServeClient
+
+    async with TorchServeClient(use_torchserve=False, local_model_path=tiny_model_dir) as client:
+        prediction = await client.classify(TEXT)
+        result = await enhance_with_client(TEXT, client, library=library)
+    assert result.intent == prediction.intent
+    assert result.confidence == prediction.confidence
+    assert result == library.enhance(TEXT, prediction.intent, prediction.confidence)
+    assert result.user_input == TEXT
+
+
+async def test_blank_text_is_refused_before_any_request() -> None:
+    from serving_client import TorchServeClient
+
+    # Nothing listens on port 9; a request would fail with a connection error, not this one.
+    async with TorchServeClient(port=9, max_retries=0, timeout=5) as client:
+        with pytest.raises(ValueError, match="text is blank; pass the prompt to enhance"):
+            await enhance_with_client("  \n", client)
+        with pytest.raises(TypeError, match="text must be a str"):
+            await enhance_with_client(None, client)  # type: ignore[arg-type]
+
+
+@pytest.mark.slow
+async def test_remote_client_classifies_then_enhances(
+    torchserve, library: TechniqueLibrary
+) -> None:
+    from serving_client import TorchServeClient
+
+    async with TorchServeClient(
+        port=torchserve.inference_port,
+        management_port=torchserve.management_port,
+        token_file=torchserve.key_file,
+    ) as client:
+        prediction = await client.classify(TEXT)
+        result = await enhance_with_client(TEXT, client, library=library)
+    assert result.intent == prediction.intent in library.intents
+    assert result.text == library.enhance(TEXT, prediction.intent, prediction.confidence).text
