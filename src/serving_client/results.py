@@ -1,0 +1,148 @@
+"""What the client's calls return."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+@dataclass(frozen=True, slots=True)
+class IntentScore:
+    """One of the top-k intents with its probability."""
+
+    intent: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class IntentPrediction:
+    """The classifier's answer for one text.
+
+    ``truncated`` is True when the text was cut to fit (by the client's character limit or the
+    model's token limit); ``latency_ms`` is the client's wall time for the call, retries
+    included; ``attempts`` is how many requests it took.
+    """
+
+    # A plain dataclass with a hand-written check: one is built per request, and pydantic's
+    # validation and copying cost more CPU than the rest of the client's bookkeeping together.
+    intent: str
+    confidence: float
+    top_k: tuple[IntentScore, ...]
+    model_version: str
+    truncated: bool
+    latency_ms: float
+    attempts: int
+
+    @classmethod
+    def from_server(
+        cls, payload: Any, *, latency_ms: float, attempts: int, truncated: bool = False
+    ) -> IntentPrediction:
+        """Check and convert the handler's JSON object; ``truncated`` is ORed with its flag.
+
+        Raises ``ValueError`` or ``TypeError`` saying what is wrong with ``payload``.
+        """
+        if not isinstance(payload, dict):
+            raise TypeError(f"a prediction is a JSON object, got {type(payload).__name__}")
+        missing = _PREDICTION_KEYS.difference(payload)
+        if missing:
+            raise ValueError(f"prediction lacks {sorted(missing)}")
+        top_k = payload["top_k"]
+        if not isinstance(top_k, list) or not top_k:
+            raise TypeError("prediction's top_k must be a non-empty list")
+        server_truncated = payload.get("truncated", False)
+        if not isinstance(server_truncated, bool):
+            raise TypeError("prediction's truncated must be true or false")
+        return cls(
+            intent=_label(payload["intent"]),
+            confidence=_probability(payload["confidence"]),
+            top_k=tuple(
+                IntentScore(_label(entry["intent"]), _probability(entry["score"]))
+                for entry in top_k
+            ),
+            model_version=_label(payload["model_version"]),
+            truncated=truncated or server_truncated,
+            latency_ms=latency_ms,
+            attempts=attempts,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict, ``top_k`` as a list of ``{"intent", "score"}``."""
+        return {**asdict(self), "top_k": [asdict(score) for score in self.top_k]}
+
+
+_PREDICTION_KEYS = frozenset({"intent", "confidence", "top_k", "model_version"})
+
+
+def _label(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _probability(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"expected a probability between 0 and 1, got {value!r}")
+    return float(value)
+
+
+class HealthStatus(BaseModel):
+    """The server's answer to ``/ping``.
+
+    ``status`` is TorchServe's own word ("Healthy", "Partial Healthy", "Unhealthy") or
+    "Unreachable"; ``cached`` says the answer is from the last check, not a new one.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    healthy: bool
+    status: str
+    detail: str = ""
+    checked_at: float = Field(description="time.time() of the check")
+    latency_ms: float
+    cached: bool = False
+
+
+class WorkerInfo(BaseModel):
+    """One TorchServe worker process of a model."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    id: str
+    status: str
+    pid: int | None = None
+    memory_usage: int | None = Field(None, alias="memoryUsage")
+    gpu: bool = False
+
+
+class ModelInfo(BaseModel):
+    """A model version as TorchServe's management API describes it: workers and queue."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    model_name: str = Field(alias="modelName")
+    model_version: str = Field(alias="modelVersion")
+    batch_size: int | None = Field(None, alias="batchSize")
+    max_batch_delay: int | None = Field(None, alias="maxBatchDelay", description="ms")
+    min_workers: int | None = Field(None, alias="minWorkers")
+    max_workers: int | None = Field(None, alias="maxWorkers")
+    workers: tuple[WorkerInfo, ...] = ()
+    pending_requests: int | None = None
+    queue_capacity: int | None = Field(None, description="free places in the job queue")
+
+    @classmethod
+    def from_description(cls, description: dict[str, Any]) -> ModelInfo:
+        """Build from one element of ``GET /models/{name}``'s answer."""
+        queue = description.get("jobQueueStatus") or {}
+        return cls.model_validate(
+            {
+                **description,
+                "pending_requests": queue.get("pendingRequests"),
+                "queue_capacity": queue.get("remainingCapacity"),
+            }
+        )
+
+    @property
+    def ready_workers(self) -> int:
+        return sum(worker.status == "READY" for worker in self.workers)
