@@ -1,0 +1,411 @@
+"""Start and stop a local TorchServe on loopback.
+
+``python -m serving_client.server start`` serves ``model_store/intent_classifier.mar`` in the
+background (state, logs and the token key file under ``.torchserve/``) and returns once the model
+answers; ``python -m serving_client.server stop`` stops it. In code::
+
+    server = start_torchserve("model_store")        # free ports, temp workdir
+    httpx.post(f"{server.inference_url}/predictions/intent_classifier",
+               json={"text": "hi"}, headers=server.auth_headers())
+    server.stop()
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+PROJECT_ROOT = Path(os.environ.get("PROJECT_ROOT", Path(__file__).resolve().parents[2]))
+CONFIG_FILE = PROJECT_ROOT / "conf" / "serve" / "config.properties"
+LOG_CONFIG_FILE = PROJECT_ROOT / "conf" / "serve" / "log4j2.xml"
+STATE_DIR = PROJECT_ROOT / ".torchserve"
+DEFAULT_MODELS = "intent_classifier=intent_classifier.mar"
+KEY_FILE = "key_file.json"
+STATE_FILE = "server.json"
+PROBE_TEXT = "Is the intent classifier up?"
+
+
+class TorchServeError(RuntimeError):
+    """TorchServe could not be started or stopped; the message says where its log is."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    inference: int
+    management: int
+    metrics: int
+    grpc_inference: int
+    grpc_management: int
+
+    @classmethod
+    def free(cls) -> Ports:
+        """Five ports free on 127.0.0.1 right now (held open together so they differ)."""
+        sockets = [socket.socket() for _ in range(5)]
+        try:
+            for sock in sockets:
+                sock.bind(("127.0.0.1", 0))
+            return cls(*(sock.getsockname()[1] for sock in sockets))
+        finally:
+            for sock in sockets:
+                sock.close()
+
+    @classmethod
+    def from_properties(cls, props: dict[str, str]) -> Ports:
+        """The ports a config.properties names (TorchServe's defaults where it names none)."""
+
+        def port(key: str, default: int) -> int:
+            value = props.get(key)
+            if value is None:
+                return default
+            return int(urlsplit(value).port or default) if "://" in value else int(value)
+
+        return cls(
+            inference=port("inference_address", 8080),
+            management=port("management_address", 8081),
+            metrics=port("metrics_address", 8082),
+            grpc_inference=port("grpc_inference_port", 7070),
+            grpc_management=port("grpc_management_port", 7071),
+        )
+
+
+@dataclass
+class RunningTorchServe:
+    """A TorchServe process group started by :func:`start_torchserve`."""
+
+    host: str
+    inference_port: int
+    management_port: int
+    metrics_port: int
+    model_name: str
+    workdir: Path
+    key_file: Path | None
+    inference_token: str | None
+    management_token: str | None
+    pid: int  # process-group leader: the TorchServe launcher
+
+    @property
+    def inference_url(self) -> str:
+        return f"http://{self.host}:{self.inference_port}"
+
+    @property
+    def management_url(self) -> str:
+        return f"http://{self.host}:{self.management_port}"
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://{self.host}:{self.metrics_port}"
+
+    def auth_headers(self, api: str = "inference") -> dict[str, str]:
+        """``{"Authorization": "Bearer <key>"}`` for the inference or management API."""
+        token = self.inference_token if api == "inference" else self.management_token
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def is_running(self) -> bool:
+        return bool(_group_members(self.pid))
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop TorchServe and its workers; returns once none of its processes is left."""
+        _signal_group(self.pid, signal.SIGTERM)
+        if not _wait_group_exit(self.pid, timeout):
+            _signal_group(self.pid, signal.SIGKILL)
+            if not _wait_group_exit(self.pid, 10.0):
+                raise TorchServeError(f"TorchServe processes {_group_members(self.pid)} survive")
+        if self.key_file is not None:
+            self.key_file.unlink(missing_ok=True)
+
+    def save_state(self, path: Path) -> None:
+        """Record where the server is (no tokens) so a later ``stop`` can find it."""
+        state = {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+        del state["inference_token"], state["management_token"]
+        path.write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load_state(cls, path: Path) -> RunningTorchServe:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        key_file = Path(state["key_file"]) if state["key_file"] else None
+        tokens = _read_tokens(key_file) if key_file else (None, None)
+        return cls(
+            **{**state, "workdir": Path(state["workdir"]), "key_file": key_file},
+            inference_token=tokens[0],
+            management_token=tokens[1],
+        )
+
+
+def read_properties(path: Path) -> dict[str, str]:
+    """``key=value`` lines of a Java properties file, comments skipped."""
+    props = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            props[key.strip()] = value.strip()
+    return props
+
+
+def start_torchserve(
+    model_store: str | os.PathLike[str],
+    *,
+    models: str = DEFAULT_MODELS,
+    workdir: str | os.PathLike[str] | None = None,
+    ports: Ports | None = None,
+    token_auth: bool = True,
+    enable_model_api: bool = False,
+    config_overrides: dict[str, str] | None = None,
+    ready_timeout: float = 180.0,
+    config_file: str | os.PathLike[str] = CONFIG_FILE,
+    log_config: str | os.PathLike[str] | None = LOG_CONFIG_FILE,
+) -> RunningTorchServe:
+    """Start TorchServe on 127.0.0.1 serving ``models`` ("name=file.mar ...") from
+    ``model_store``; returns once every model answers a prediction.
+
+    ``ports`` None picks free ones. Logs, the key file and TorchServe's temp files go to
+    ``workdir`` (a new temp dir when None); ``log_config`` is a log4j2.xml (None: TorchServe's
+    own). Raises :class:`TorchServeError` with the log's tail
+    if the server exits or no model answers within ``ready_timeout`` seconds.
+    """
+    model_store = Path(model_store).resolve()
+    model_names = [entry.split("=", 1)[0] for entry in models.split()]
+    for entry in models.split():
+        archive = model_store / entry.split("=", 1)[-1]
+        if archive.suffix == ".mar" and not archive.is_file():
+            raise FileNotFoundError(f"no {archive}: build it with `python -m train.package`")
+    workdir = Path(workdir or tempfile.mkdtemp(prefix="torchserve-")).resolve()
+    (workdir / "tmp").mkdir(parents=True, exist_ok=True)
+    ports = ports or Ports.free()
+    props = read_properties(Path(config_file))
+    props.update(
+        {
+            "inference_address": f"http://127.0.0.1:{ports.inference}",
+            "management_address": f"http://127.0.0.1:{ports.management}",
+            "metrics_address": f"http://127.0.0.1:{ports.metrics}",
+            "grpc_inference_port": str(ports.grpc_inference),
+            "grpc_management_port": str(ports.grpc_management),
+            "disable_token_authorization": str(not token_auth).lower(),
+            "enable_model_api": str(enable_model_api).lower(),
+            **(config_overrides or {}),
+        }
+    )
+    server_config = workdir / "config.properties"
+    server_config.write_text("".join(f"{k}={v}\n" for k, v in props.items()), encoding="utf-8")
+    command = [
+        sys.executable, "-m", "ts.model_server", "--start", "--foreground", "--ncs",
+        "--model-store", str(model_store), "--ts-config", str(server_config),
+        "--models", *models.split(),
+    ]  # fmt: skip
+    if log_config is not None:
+        command += ["--log-config", str(Path(log_config).resolve())]
+    if not token_auth:
+        command.append("--disable-token-auth")
+    if enable_model_api:
+        command.append("--enable-model-api")
+    env = {k: v for k, v in os.environ.items() if k != "TS_CONFIG_FILE"}
+    # TorchServe keeps its pid file and worker sockets in the temp dir and its logs in the cwd;
+    # private ones let several servers run side by side.
+    # Models load from the archive only, and the worker's tokenizer stays on the one core its
+    # torch_threads setting gives it, unless the caller's environment says otherwise.
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env.setdefault("TOKENIZERS_PARALLELISM", "false")
+    env.update(
+        TEMP=str(workdir / "tmp"),
+        TMPDIR=str(workdir / "tmp"),
+        LOG_LOCATION=str(workdir / "logs"),
+        METRICS_LOCATION=str(workdir / "logs"),
+    )
+    with (workdir / "torchserve.out").open("ab") as out:
+        process = subprocess.Popen(
+            command, cwd=workdir, env=env, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+    server = RunningTorchServe(
+        host="127.0.0.1",
+        inference_port=ports.inference,
+        management_port=ports.management,
+        metrics_port=ports.metrics,
+        model_name=model_names[0],
+        workdir=workdir,
+        key_file=workdir / KEY_FILE if token_auth else None,
+        inference_token=None,
+        management_token=None,
+        pid=process.pid,
+    )
+    try:
+        _wait_until_ready(server, process, model_names, ready_timeout)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_until_ready(
+    server: RunningTorchServe, process: subprocess.Popen, model_names: list[str], timeout: float
+) -> None:
+    deadline = time.monotonic() + timeout
+    waiting_for = list(model_names)
+    with httpx.Client(timeout=10.0) as client:
+        while waiting_for:
+            if server.key_file is not None and server.inference_token is None:
+                # Not written yet, or caught half-written: try again next round.
+                with contextlib.suppress(OSError, ValueError, KeyError):
+                    server.inference_token, server.management_token = _read_tokens(server.key_file)
+            if server.key_file is None or server.inference_token is not None:
+                name = waiting_for[0]
+                try:
+                    response = client.post(
+                        f"{server.inference_url}/predictions/{name}",
+                        json={"text": PROBE_TEXT},
+                        headers=server.auth_headers(),
+                    )
+                    if response.status_code == 200:
+                        waiting_for.pop(0)
+                        continue
+                except httpx.TransportError:
+                    pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise TorchServeError(
+                    f"{waiting_for} did not answer within {timeout:.0f}s\n{_log_tail(server)}"
+                )
+            # Waiting on the process doubles as the poll interval and notices an early exit.
+            try:
+                code = process.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                continue
+            raise TorchServeError(f"TorchServe exited with code {code}\n{_log_tail(server)}")
+
+
+def _read_tokens(key_file: Path) -> tuple[str | None, str | None]:
+    keys = json.loads(key_file.read_text(encoding="utf-8"))
+    return keys["inference"]["key"], keys["management"]["key"]
+
+
+def _log_tail(server: RunningTorchServe, lines: int = 30) -> str:
+    for log in (server.workdir / "logs" / "ts_log.log", server.workdir / "torchserve.out"):
+        if log.is_file():
+            tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+            return f"last lines of {log}:\n" + "\n".join(tail)
+    return f"no log found in {server.workdir}"
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command: state, ppid, pgrp, ...
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            members.append(int(entry.name))
+    return members
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+    _reap(pgid)
+
+
+def _reap(pid: int) -> None:
+    """Collect the launcher's exit status if this process started it, so no zombie lingers."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def _wait_group_exit(pgid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while _group_members(pgid):
+        if time.monotonic() > deadline:
+            return False
+        _reap(pgid)
+        time.sleep(0.1)  # no event tells when another process's children have exited
+    return True
+
+
+def _start(args: argparse.Namespace) -> int:
+    state_file = args.state_dir / STATE_FILE
+    if state_file.is_file():
+        previous = RunningTorchServe.load_state(state_file)
+        if previous.is_running():
+            print(
+                f"TorchServe is already running at {previous.inference_url} "
+                f"(pid {previous.pid}); stop it with `make serve-stop`",
+                file=sys.stderr,
+            )
+            return 1
+    ports = Ports.from_properties(read_properties(args.config))
+    try:
+        server = start_torchserve(
+            args.model_store,
+            models=args.models,
+            workdir=args.state_dir,
+            ports=ports,
+            ready_timeout=args.timeout,
+            config_file=args.config,
+        )
+    except (TorchServeError, FileNotFoundError) as err:
+        print(f"serve: {err}", file=sys.stderr)
+        return 1
+    server.save_state(state_file)
+    key_expr = f"json.load(open('{server.key_file}'))['inference']['key']"
+    print(
+        f"TorchServe is up: {server.inference_url} (management {server.management_url}, "
+        f"metrics {server.metrics_url})\n"
+        f"Token key file: {server.key_file}\n"
+        f"Logs: {server.workdir / 'logs'}\n"
+        "Try:\n"
+        f"  curl -s {server.inference_url}/predictions/{server.model_name} \\\n"
+        f'    -H "Authorization: Bearer $(python3 -c "import json; print({key_expr})")" \\\n'
+        "    -H 'Content-Type: application/json' \\\n"
+        f"    -d {shlex.quote(json.dumps({'text': 'Translate good morning into French'}))}\n"
+        "Stop it with `make serve-stop`."
+    )
+    return 0
+
+
+def _stop(args: argparse.Namespace) -> int:
+    state_file = args.state_dir / STATE_FILE
+    if not state_file.is_file():
+        print(f"no TorchServe state in {args.state_dir}: nothing to stop")
+        return 0
+    server = RunningTorchServe.load_state(state_file)
+    try:
+        server.stop()
+    except TorchServeError as err:
+        print(f"serve-stop: {err}", file=sys.stderr)
+        return 1
+    state_file.unlink()
+    print(f"TorchServe (pid {server.pid}) stopped")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m serving_client.server", description=__doc__)
+    parser.add_argument("command", choices=["start", "stop"])
+    parser.add_argument("--model-store", type=Path, default=PROJECT_ROOT / "model_store")
+    parser.add_argument("--models", default=DEFAULT_MODELS, help='"name=file.mar ..."')
+    parser.add_argument("--config", type=Path, default=CONFIG_FILE, help="config.properties")
+    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="workdir and state")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for ready")
+    args = parser.parse_args(argv)
+    return _start(args) if args.command == "start" else _stop(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
