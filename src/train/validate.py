@@ -34,7 +34,6 @@ from train.dataset import (
 from train.labels import load_labels
 
 log = logging.getLogger(__name__)
-logging.getLogger("great_expectations").setLevel(logging.WARNING)
 
 
 @dataclass
@@ -245,6 +244,9 @@ def _plain(value: object) -> object:
 
 @hydra.main(version_base="1.3", config_path="../../conf", config_name="validate")
 def main(cfg: DictConfig) -> None:
+    # Set here, after Hydra has configured logging: GX's INFO lines only bury the report.
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
+        logging.getLogger(name).setLevel(logging.WARNING)
     report, frame = validate_file(cfg)
     report_path = Path(cfg.report_path)
     report_path.parent.mkdir(parents=True, exist_ok=True)
