@@ -58,7 +58,9 @@ class IntentClassifier(pl.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         n = batch["labels"].shape[0]
         loss, _ = self._step(batch)
-        self.log("train/loss", loss, on_step=True, on_epoch=True, prog_bar=True, batch_size=n)
+        # Epoch means go to MLflow as train/loss; the progress bar also shows each step's loss.
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=n)
+        self.log("loss", loss, on_step=True, on_epoch=False, prog_bar=True, logger=False)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
