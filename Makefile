@@ -66,7 +66,7 @@ serve-stop: setup
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts \
-		--host 127.0.0.1 --port $${MLFLOW_PORT:-5000}
+		--host 127.0.0.1 --port $${MLFLOW_PORT:-5000} --workers 1
 
 bench: setup
 	$(PY) -m benchmarks.run_all
