@@ -42,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -161,9 +162,11 @@ def write_sample(plan: Plan, out: Path) -> Path:
                 f"{plan.steps} steps x batch {plan.batch_size} needs {size} prompts; "
                 f"{source / name} has {len(full)}: lower --steps or --batch-size"
             )
-        full.shuffle(seed=plan.seed).select(range(size)).flatten_indices().save_to_disk(
-            str(out / name)
-        )
+        order = list(range(len(full)))
+        random.Random(plan.seed).shuffle(order)
+        # in memory: datasets would otherwise write index caches beside the source split
+        sample = full.select(order[:size], keep_in_memory=True)
+        sample.flatten_indices(keep_in_memory=True).save_to_disk(str(out / name))
     return out
 
 
@@ -430,7 +433,7 @@ def spawn(name: str, plan: Plan, workdir: Path, timeout: float) -> dict:
         tail = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
         raise RuntimeError(
             f"{name} ran past --child-timeout={timeout:.0f} s (one run usually takes under "
-            f"two minutes: is the machine overloaded?); its last output:\n{tail}"
+            f"a minute: is the machine overloaded?); its last output:\n{tail}"
         ) from err
     if proc.returncode != 0:
         raise RuntimeError(f"{name} failed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
@@ -547,7 +550,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sides", nargs="+", choices=list(SIDES), help=f"default: {DEFAULT_SIDES}")
     p.add_argument("--processed-dir", type=Path, help="default: data/processed")
     p.add_argument("--out", type=Path, default=REPORT_DIR / "train.json")
-    p.add_argument("--child-timeout", type=float, default=300.0, help="seconds per side and run")
+    # a guard against a hung run: one takes under a minute, but imports alone have stalled for
+    # minutes on this shared machine when the disk was busy
+    p.add_argument("--child-timeout", type=float, default=900.0, help="seconds per side and run")
     p.add_argument("--child", choices=list(SIDES), help=argparse.SUPPRESS)
     p.add_argument("--plan", help=argparse.SUPPRESS)
     p.add_argument("--child-out", type=Path, help=argparse.SUPPRESS)

