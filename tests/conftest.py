@@ -82,3 +82,20 @@ def torchserve(tiny_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> 
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def processed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped CSV validated and split into a temp data/processed."""
+    from train.config import compose
+    from train.paths import PROJECT_ROOT
+    from train.validate import validate_file, write_processed
+
+    root = tmp_path_factory.mktemp("data")
+    shipped = PROJECT_ROOT / "data" / "raw" / "prompt_intents.csv"
+    cfg = compose("validate", [f"paths.root_dir={root}", f"data.raw_path={shipped}"])
+    report, frame = validate_file(cfg)
+    assert report.success, report.message()
+    out = root / "processed"
+    write_processed(frame, out)
+    return out

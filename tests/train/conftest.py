@@ -1,26 +1,6 @@
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-from train.config import compose
-from train.paths import PROJECT_ROOT
-from train.validate import validate_file, write_processed
-
-SHIPPED = PROJECT_ROOT / "data" / "raw" / "prompt_intents.csv"
-
-
-@pytest.fixture(scope="session")
-def processed_dir(tmp_path_factory) -> Path:
-    """The shipped CSV validated and split into a temp data/processed."""
-    root = tmp_path_factory.mktemp("data")
-    cfg = compose("validate", [f"paths.root_dir={root}", f"data.raw_path={SHIPPED}"])
-    report, frame = validate_file(cfg)
-    assert report.success, report.message()
-    out = root / "processed"
-    write_processed(frame, out)
-    return out
 
 
 @pytest.fixture
