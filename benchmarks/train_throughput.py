@@ -318,7 +318,7 @@ def run_hf_trainer(plan: Plan, side: Side, cfg: Any, clock: StepClock, workdir: 
         TrainingArguments,
     )
 
-    from train.labels import id2label, label2id
+    from contract import id2label, label2id
 
     m = OmegaConf.to_container(cfg.model, resolve=True)
     # the same config values train.modeling.load_classifier passes

@@ -19,6 +19,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 TINY_MODEL_VERSION = "1.0"
+# The token length the tiny model is "trained" with: saved in its tokenizer config, as training's
+# export does, and so packed into the archive's handler settings.
+TINY_MAX_LENGTH = 128
 # torch, transformers and TorchServe are imported inside the fixtures, so test folders that never
 # use them collect fast.
 
@@ -35,7 +38,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import torch
     from transformers import AutoTokenizer, DebertaV2Config, DebertaV2ForSequenceClassification
 
-    from train.labels import id2label, label2id
+    from contract import id2label, label2id
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     config = DebertaV2Config(
@@ -56,6 +59,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = DebertaV2ForSequenceClassification(config)
     path = tmp_path_factory.mktemp("tiny_model")
     model.save_pretrained(path)
+    tokenizer.model_max_length = TINY_MAX_LENGTH
     tokenizer.save_pretrained(path)
     return path
 
@@ -71,7 +75,7 @@ def tiny_archive(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory)
 
 @pytest.fixture(scope="session")
 def torchserve(tiny_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    from serving_client.server import start_torchserve
+    from ops.server import start_torchserve
 
     server = start_torchserve(
         tiny_archive.parent,
@@ -87,12 +91,12 @@ def torchserve(tiny_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 @pytest.fixture(scope="session")
 def processed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped CSV validated and split into a temp data/processed."""
+    from contract import project_root
     from train.config import compose
-    from train.paths import PROJECT_ROOT
     from train.validate import validate_file, write_processed
 
     root = tmp_path_factory.mktemp("data")
-    shipped = PROJECT_ROOT / "data" / "raw" / "prompt_intents.csv"
+    shipped = project_root() / "data" / "raw" / "prompt_intents.csv"
     cfg = compose("validate", [f"paths.root_dir={root}", f"data.raw_path={shipped}"])
     report, frame = validate_file(cfg)
     assert report.success, report.message()

@@ -1,17 +1,23 @@
 """Read one TorchServe request into a prompt, or into the error that tells its sender what to fix.
 
 A request's ``body`` (or ``data``) arrives as TorchServe decoded it: a dict for JSON, a str for
-text/*, bytes otherwise. Nothing here imports TorchServe or torch.
+text/*, bytes otherwise (also JSON that TorchServe could not decode). Whatever a request holds,
+reading it ends in a prompt or in an :class:`InvalidRequest` for that request alone: nothing a
+sender writes can fail its batch neighbours. Nothing here imports TorchServe or torch.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-DEFAULT_MAX_BODY_BYTES = 32_768
+from contract import MAX_BODY_BYTES, InvalidText
+from contract import check_text as check_input
+
+log = logging.getLogger(__name__)
 
 
 class InvalidRequest(ValueError):
@@ -27,15 +33,15 @@ class InvalidRequest(ValueError):
 
 
 def check_text(text: object) -> str:
-    """Return ``text`` if it is a non-blank string, else raise :class:`InvalidRequest`."""
-    if not isinstance(text, str):
-        raise InvalidRequest(f'"text" must be a string, got {type(text).__name__}')
-    if not text.strip():
-        raise InvalidRequest('"text" is blank: send the prompt to classify')
-    return text
+    """Return ``text`` when the contract's input rule admits it, else raise
+    :class:`InvalidRequest` (400) with the rule's message."""
+    try:
+        return check_input(text)
+    except InvalidText as err:
+        raise InvalidRequest(str(err)) from None
 
 
-def parse_request(payload: object, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> str:
+def parse_request(payload: object, *, max_body_bytes: int = MAX_BODY_BYTES) -> str:
     """Return the prompt in one request's ``body``/``data`` or raise :class:`InvalidRequest`.
 
     Accepted: a JSON object ``{"text": "..."}`` (decoded by TorchServe or still as bytes) or the
@@ -55,6 +61,8 @@ def parse_request(payload: object, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYT
                 payload = json.loads(payload)
             except json.JSONDecodeError as err:
                 raise InvalidRequest(f"request body is not valid JSON: {err.msg}") from None
+            except RecursionError:
+                raise InvalidRequest("request body is JSON nested too deeply") from None
     if isinstance(payload, Mapping):
         if "text" not in payload:
             raise InvalidRequest('JSON body has no "text" field: send {"text": "<prompt>"}')
@@ -87,12 +95,22 @@ def parse_batch(requests: Sequence[Mapping[str, Any]], *, max_body_bytes: int) -
     """Parse every request of a TorchServe batch; a bad one is recorded, not raised."""
     batch = ParsedBatch(size=len(requests))
     for position, request in enumerate(requests):
-        payload = request.get("body")
-        if payload is None:
-            payload = request.get("data")
         try:
-            batch.texts.append(parse_request(payload, max_body_bytes=max_body_bytes))
-            batch.positions.append(position)
+            text = parse_request(_payload(request), max_body_bytes=max_body_bytes)
         except InvalidRequest as err:
             batch.errors[position] = err
+        except Exception:
+            # A request this code did not foresee is still that request's problem alone.
+            log.exception("request %d of the batch could not be read", position)
+            batch.errors[position] = InvalidRequest(
+                'could not read the request: send {"text": "<prompt>"} as JSON'
+            )
+        else:
+            batch.texts.append(text)
+            batch.positions.append(position)
     return batch
+
+
+def _payload(request: Mapping[str, Any]) -> object:
+    payload = request.get("body")
+    return request.get("data") if payload is None else payload

@@ -10,7 +10,6 @@ the server runs::
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -26,14 +25,13 @@ import yaml
 from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from handlers.payloads import DEFAULT_MAX_BODY_BYTES, check_text
+from contract import MAX_BODY_BYTES, check_text, sha256_file
 
 # Folder of the Hugging Face model directory inside a .mar; model-config.yaml's handler section
 # may name another.
 MODEL_SUBDIR = "model"
 MODEL_CONFIG_FILE = "model-config.yaml"
 MANIFEST_FILE = "MAR-INF/MANIFEST.json"
-DEFAULT_MAX_LENGTH = 128
 DEFAULT_TOP_K = 3
 # Only these tokenizer outputs feed the model; others (e.g. "length") would break its forward.
 MODEL_INPUTS = ("input_ids", "token_type_ids", "attention_mask")
@@ -44,9 +42,11 @@ class HandlerSettings:
     """The ``handler:`` section of model-config.yaml, checked."""
 
     model_dir: str = MODEL_SUBDIR
-    max_length: int = DEFAULT_MAX_LENGTH
+    # Tokens kept per prompt; None: the length the model was trained with (its tokenizer's
+    # model_max_length). ``train.package`` writes the trained length here.
+    max_length: int | None = None
     top_k: int = DEFAULT_TOP_K
-    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_body_bytes: int = MAX_BODY_BYTES
     half_precision: bool = False
     torch_threads: int | None = None  # intra-op CPU threads of a worker; None keeps torch's
 
@@ -64,6 +64,8 @@ class HandlerSettings:
         settings = cls(**section)
         for name in ("max_length", "top_k", "max_body_bytes"):
             value = getattr(settings, name)
+            if name == "max_length" and value is None:
+                continue
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(
                     f"handler setting {name} must be a positive integer, got {value!r}"
@@ -98,7 +100,7 @@ class IntentPredictor:
         tokenizer: Any,
         *,
         device: str | torch.device = "cpu",
-        max_length: int = DEFAULT_MAX_LENGTH,
+        max_length: int | None = None,
         top_k: int = DEFAULT_TOP_K,
         model_version: str = "unknown",
         half_precision: bool = False,
@@ -107,6 +109,8 @@ class IntentPredictor:
         self.labels = [id2label[i] for i in range(len(id2label))]
         if not 1 <= top_k <= len(self.labels):
             raise ValueError(f"top_k must be between 1 and {len(self.labels)}, got {top_k}")
+        if max_length is None:
+            max_length = trained_max_length(tokenizer, model.config)
         if max_length < 2:
             raise ValueError(f"max_length must leave room for special tokens, got {max_length}")
         self.device = torch.device(device)
@@ -125,7 +129,7 @@ class IntentPredictor:
         model_dir: str | os.PathLike[str],
         *,
         device: str = "cpu",
-        max_length: int = DEFAULT_MAX_LENGTH,
+        max_length: int | None = None,
         top_k: int = DEFAULT_TOP_K,
         model_version: str = "unknown",
         half_precision: bool = False,
@@ -226,6 +230,19 @@ class IntentPredictor:
         return self.decode(self.forward(batch), batch.truncated)
 
 
+def trained_max_length(tokenizer: Any, config: Any) -> int:
+    """The token length the model was trained with: the tokenizer's ``model_max_length``, which
+    training sets to ``data.max_length`` before saving, bounded by the model's positions."""
+    length = int(getattr(tokenizer, "model_max_length", 0) or 0)
+    positions = int(getattr(config, "max_position_embeddings", 0) or 0)
+    # Tokenizers saved without a limit report a huge sentinel (int(1e30)).
+    if positions and not 0 < length <= positions:
+        length = positions
+    if length < 2:
+        raise ValueError("the model's tokenizer sets no model_max_length; pass max_length")
+    return length
+
+
 def _batch_encoder(tokenizer: Any, max_length: int) -> Tokenizer:
     """A private copy of the fast tokenizer's Rust backend, set to truncate and pad.
 
@@ -254,12 +271,8 @@ def extract_archive(
         raise FileNotFoundError(
             f"no model archive at {mar_path}; build one: python -m train.package"
         )
-    digest = hashlib.sha256()
-    with mar_path.open("rb") as archive:
-        for chunk in iter(lambda: archive.read(1 << 20), b""):
-            digest.update(chunk)
     cache = Path(cache_dir) if cache_dir else _default_cache_dir()
-    target = cache / digest.hexdigest()[:16]
+    target = cache / sha256_file(mar_path)[:16]
     if (target / MANIFEST_FILE).is_file():
         return target
     cache.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,6 @@
 """``python -m serving_client``: see ``serving_client.cli``."""
 
-import sys
-
+from contract.cli import run
 from serving_client.cli import main
 
-sys.exit(main())
+run(main)

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from contract import check_prediction
+
 
 @dataclass(frozen=True, slots=True)
 class IntentScore:
@@ -41,28 +43,17 @@ class IntentPrediction:
     ) -> IntentPrediction:
         """Check and convert the handler's JSON object; ``truncated`` is ORed with its flag.
 
-        Raises ``ValueError`` or ``TypeError`` saying what is wrong with ``payload``.
+        Raises ``ValueError`` saying what is wrong with ``payload`` (``contract.check_prediction``).
         """
-        if not isinstance(payload, dict):
-            raise TypeError(f"a prediction is a JSON object, got {type(payload).__name__}")
-        missing = _PREDICTION_KEYS.difference(payload)
-        if missing:
-            raise ValueError(f"prediction lacks {sorted(missing)}")
-        top_k = payload["top_k"]
-        if not isinstance(top_k, list) or not top_k:
-            raise TypeError("prediction's top_k must be a non-empty list")
-        server_truncated = payload.get("truncated", False)
-        if not isinstance(server_truncated, bool):
-            raise TypeError("prediction's truncated must be true or false")
+        body = check_prediction(payload)
         return cls(
-            intent=_label(payload["intent"]),
-            confidence=_probability(payload["confidence"]),
+            intent=body["intent"],
+            confidence=float(body["confidence"]),
             top_k=tuple(
-                IntentScore(_label(entry["intent"]), _probability(entry["score"]))
-                for entry in top_k
+                IntentScore(entry["intent"], float(entry["score"])) for entry in body["top_k"]
             ),
-            model_version=_label(payload["model_version"]),
-            truncated=truncated or server_truncated,
+            model_version=body["model_version"],
+            truncated=truncated or body["truncated"],
             latency_ms=latency_ms,
             attempts=attempts,
         )
@@ -70,21 +61,6 @@ class IntentPrediction:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict, ``top_k`` as a list of ``{"intent", "score"}``."""
         return {**asdict(self), "top_k": [asdict(score) for score in self.top_k]}
-
-
-_PREDICTION_KEYS = frozenset({"intent", "confidence", "top_k", "model_version"})
-
-
-def _label(value: Any) -> str:
-    if not isinstance(value, str) or not value:
-        raise TypeError(f"expected a non-empty string, got {value!r}")
-    return value
-
-
-def _probability(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise ValueError(f"expected a probability between 0 and 1, got {value!r}")
-    return float(value)
 
 
 class HealthStatus(BaseModel):

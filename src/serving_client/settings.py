@@ -15,7 +15,7 @@ Every default of the client lives here. ``ClientSettings.from_env()`` reads the 
 | ``TORCHSERVE_MAX_RETRIES`` | ``max_retries`` | ``3`` |
 | ``TORCHSERVE_TOKEN`` | ``token`` | unset |
 | ``TORCHSERVE_MANAGEMENT_TOKEN`` | ``management_token`` | unset |
-| ``TORCHSERVE_KEY_FILE`` | ``token_file`` | unset |
+| ``TORCHSERVE_KEY_FILE`` | ``token_file`` | the key file of `make serve` (loopback hosts) |
 | ``TORCHSERVE_TRANSPORT`` | ``transport`` | ``aiohttp`` (or ``httpx-aiohttp``, ``httpx``) |
 | ``TORCHSERVE_MAX_CONNECTIONS`` | ``max_connections`` | ``20`` |
 | ``TORCHSERVE_MAX_KEEPALIVE`` | ``max_keepalive_connections`` | ``10`` (httpx transports) |
@@ -33,13 +33,15 @@ Every default of the client lives here. ``ClientSettings.from_env()`` reads the 
 
 from __future__ import annotations
 
-import json
+import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from contract import MAX_TEXT_CHARS, MODEL_NAME, default_key_file, read_key
 
 ENV_VARS: dict[str, str] = {
     "TORCHSERVE_HOST": "host",
@@ -82,7 +84,7 @@ class ClientSettings(BaseModel):
     host: str = Field("127.0.0.1", min_length=1)
     port: int = Field(8080, ge=1, le=65535)
     management_port: int = Field(8081, ge=1, le=65535)
-    model_name: str = Field("intent_classifier", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    model_name: str = Field(MODEL_NAME, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     model_version: str | None = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     timeout: float = Field(30.0, gt=0, description="seconds per call, all attempts included")
     # None: an attempt may use all that is left of the call's deadline.
@@ -100,7 +102,7 @@ class ClientSettings(BaseModel):
     max_connections: int = Field(20, ge=1)
     max_keepalive_connections: int = Field(10, ge=0)
     batch_chunk_size: int = Field(32, ge=1)
-    max_text_chars: int = Field(2048, ge=1)
+    max_text_chars: int = Field(MAX_TEXT_CHARS, ge=1)
     overlong_text: Literal["truncate", "reject"] = "truncate"
     failure_threshold: int = Field(5, ge=1)
     recovery_timeout: float = Field(60.0, gt=0)
@@ -169,36 +171,38 @@ class ClientSettings(BaseModel):
             path += f"/{self.model_version}"
         return self.inference_url + path
 
+    def key_file(self) -> Path | None:
+        """``token_file``; without one, the key file ``make serve`` wrote, when the server is on
+        this machine (a local key is never sent to another host)."""
+        if self.token_file is not None:
+            return self.token_file
+        if not _is_loopback(self.host):
+            return None
+        default = default_key_file()
+        return default if default is not None and default.is_file() else None
+
     def inference_key(self) -> str | None:
         """The inference token: ``token`` if given, else the key file's inference key."""
         if self.token is not None:
             return self.token.get_secret_value()
-        return read_key_file(self.token_file, "inference") if self.token_file else None
+        key_file = self.key_file()
+        return read_key(key_file, "inference") if key_file else None
 
     def management_key(self) -> str | None:
         """The management token: ``management_token`` if given, else the key file's."""
         if self.management_token is not None:
             return self.management_token.get_secret_value()
-        return read_key_file(self.token_file, "management") if self.token_file else None
+        key_file = self.key_file()
+        return read_key(key_file, "management") if key_file else None
 
 
-def read_key_file(path: Path, kind: Literal["inference", "management"]) -> str:
-    """The ``kind`` key from TorchServe's ``key_file.json`` (``{"inference": {"key": …}, …}``)."""
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
     try:
-        keys = json.loads(Path(path).read_text(encoding="utf-8"))
-        key = keys[kind]["key"]
-    except FileNotFoundError:
-        raise ValueError(
-            f"TorchServe key file {path} does not exist; TorchServe writes key_file.json in its "
-            "working directory when token authorization is on"
-        ) from None
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ValueError(
-            f"TorchServe key file {path} has no {kind!r} key; expected TorchServe's key_file.json"
-        ) from None
-    if not isinstance(key, str) or not key:
-        raise ValueError(f"TorchServe key file {path}: the {kind!r} key is empty")
-    return key
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _explain(exc: ValidationError) -> str:

@@ -1,9 +1,12 @@
-"""Checks on a text before it is sent."""
+"""Checks on a text before it is sent: the contract's input rule, then the client's length
+policy."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
+from contract import InvalidText, is_blank
+from contract import check_text as check_input
 from serving_client.errors import InvalidInputError
 
 
@@ -15,10 +18,10 @@ def check_text(
     >>> check_text("hello", max_chars=3, overlong="truncate")
     ('hel', True)
     """
-    if not isinstance(text, str):
-        raise InvalidInputError(f"text must be a str, got {type(text).__name__}")
-    if not text.strip():
-        raise InvalidInputError("text is blank; send at least one non-space character")
+    try:
+        check_input(text)
+    except InvalidText as err:
+        raise InvalidInputError(str(err)) from None
     if len(text) <= max_chars:
         return text, False
     if overlong == "reject":
@@ -26,4 +29,10 @@ def check_text(
             f"text has {len(text):,} characters, over the limit of {max_chars:,} "
             "(TORCHSERVE_MAX_TEXT_CHARS); shorten it or set TORCHSERVE_OVERLONG_TEXT=truncate"
         )
-    return text[:max_chars], True
+    clipped = text[:max_chars]
+    if is_blank(clipped):
+        raise InvalidInputError(
+            f"the first {max_chars:,} characters of text (TORCHSERVE_MAX_TEXT_CHARS) are all "
+            "invisible; send the prompt itself"
+        )
+    return clipped, True

@@ -21,8 +21,10 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from contract import check_text
+from contract.cli import run
 from techniques.errors import TechniqueConfigError
-from techniques.library import EnhancedPrompt, TechniqueLibrary, check_text, default_library
+from techniques.library import EnhancedPrompt, TechniqueLibrary, default_library
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -131,4 +133,4 @@ def _fail(message: str, status: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

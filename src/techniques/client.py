@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from techniques.library import EnhancedPrompt, TechniqueLibrary, check_text, default_library
+from contract import check_text
+from techniques.library import EnhancedPrompt, TechniqueLibrary, default_library
 
 
 class Classification(Protocol):

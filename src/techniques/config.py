@@ -14,6 +14,7 @@ from typing import Any
 import pydantic
 import yaml
 
+import contract
 from techniques.errors import TechniqueConfigError
 
 CONF_DIR_ENV = "TECHNIQUES_CONF_DIR"
@@ -22,7 +23,7 @@ CONF_DIR_ENV = "TECHNIQUES_CONF_DIR"
 def conf_dir() -> Path:
     """The configuration root: ``$TECHNIQUES_CONF_DIR`` if set, else the project's ``conf/``."""
     override = os.environ.get(CONF_DIR_ENV)
-    return Path(override) if override else Path(__file__).resolve().parents[2] / "conf"
+    return Path(override) if override else contract.conf_dir()
 
 
 def read_yaml(path: Path) -> Any:
@@ -51,12 +52,10 @@ def parse(model: type[pydantic.BaseModel], data: Any, path: Path) -> Any:
 
 
 def load_intents(root: Path) -> tuple[str, ...]:
-    """The intent labels in id order from ``<root>/intents.yaml``."""
+    """The intent labels in id order from ``<root>/intents.yaml`` (``contract.load_labels``)."""
     path = root / "intents.yaml"
-    data = read_yaml(path)
-    labels = data.get("labels") if isinstance(data, dict) else None
-    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
-        raise TechniqueConfigError(f"{path}: expected a non-empty list of strings under 'labels'")
-    if len(set(labels)) != len(labels):
-        raise TechniqueConfigError(f"{path}: intent labels must be unique, got {labels}")
-    return tuple(labels)
+    read_yaml(path)  # a missing or malformed file gets the library's own message
+    try:
+        return contract.load_labels(path)
+    except ValueError as exc:
+        raise TechniqueConfigError(str(exc)) from None

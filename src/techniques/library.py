@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from numbers import Real
 from pathlib import Path
 
+from contract import check_text
 from techniques.assembly import TAG, Plan, TechniqueRef, extract_user_input
 from techniques.catalogue import Technique, load_catalogue
 from techniques.complexity import ComplexityEstimator
@@ -164,14 +165,6 @@ class TechniqueLibrary:
             raise TypeError(f"confidence must be a number, got {type(confidence).__name__}")
         if not 0.0 <= confidence <= 1.0:
             raise ValueError(f"confidence must be between 0 and 1, got {confidence!r}")
-
-
-def check_text(text: object) -> None:
-    """Raise TypeError for a non-string and ValueError for a blank request."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    if not text or text.isspace():
-        raise ValueError("text is blank; pass the prompt to enhance")
 
 
 @functools.cache

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from train.paths import CONF_DIR, PROJECT_ROOT
+from contract import conf_dir, project_root
 
 
 def packaged_model_dir(package: str) -> str:
@@ -25,7 +25,7 @@ def packaged_model_dir(package: str) -> str:
 def register_resolvers() -> None:
     """Register the resolvers ``project_root``, ``packaged_model``, ``tracking_uri`` and
     ``artifact_location``; safe to call repeatedly."""
-    OmegaConf.register_new_resolver("project_root", lambda: str(PROJECT_ROOT), replace=True)
+    OmegaConf.register_new_resolver("project_root", lambda: str(project_root()), replace=True)
     OmegaConf.register_new_resolver("packaged_model", packaged_model_dir, replace=True)
     OmegaConf.register_new_resolver("tracking_uri", _tracking_uri, replace=True)
     OmegaConf.register_new_resolver("artifact_location", _artifact_location, replace=True)
@@ -55,5 +55,5 @@ def compose(config_name: str, overrides: list[str] | tuple[str, ...] = ()) -> Di
 
     register_resolvers()
     GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
         return hydra_compose(config_name=config_name, overrides=list(overrides))

@@ -1,6 +1,8 @@
 """``python -m train.evaluate``: score a trained run on the test split with HF ``evaluate``, write
-``reports/metrics.json`` and ``reports/plots/``, log them to the run, and move the ``champion``
-alias when the run beats the current champion on validation macro-F1."""
+``reports/metrics.json``, ``reports/test_predictions.jsonl`` and ``reports/plots/``, log them to
+the run, and move the ``champion`` alias when the run beats the current champion on validation
+macro-F1. Predictions come from ``handlers.prediction.IntentPredictor``, the class TorchServe's
+handler runs, so the reported metrics are the served model's."""
 
 from __future__ import annotations
 
@@ -14,14 +16,13 @@ import datasets
 import hydra
 import mlflow
 import numpy as np
-import torch
 from omegaconf import DictConfig
 from sklearn.metrics import confusion_matrix
 from tqdm import tqdm
-from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from contract import load_labels
+from handlers.prediction import IntentPredictor
 from train.config import register_resolvers
-from train.labels import load_labels
 from train.plots import confusion_png, reliability_png
 from train.registry import promote_if_better, version_for_run
 from train.scoring import calibration, classification_scores, per_class_f1
@@ -57,26 +58,33 @@ def resolve_run(cfg: DictConfig) -> tuple[str, Path]:
     return run_id, Path(path)
 
 
-@torch.inference_mode()
-def predict_probs(
-    model_dir: Path, texts: list[str], max_length: int, batch_size: int
-) -> np.ndarray:
-    """Softmax probabilities per text, batched by similar length to keep padding small."""
-    tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForSequenceClassification.from_pretrained(model_dir).eval()
+def predict_probs(predictor: IntentPredictor, texts: list[str], batch_size: int) -> np.ndarray:
+    """Class probabilities per text from the serving predictor (its tokenizer, its ``max_length``,
+    its forward pass), batched by similar length to keep padding small."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    probs = np.zeros((len(texts), model.config.num_labels), dtype=np.float32)
+    probs = np.zeros((len(texts), len(predictor.labels)), dtype=np.float32)
     for start in tqdm(range(0, len(order), batch_size), desc="Scoring", unit="batch"):
         idx = order[start : start + batch_size]
-        enc = tokenizer(
-            [texts[i] for i in idx],
-            truncation=True,
-            max_length=max_length,
-            padding=True,
-            return_tensors="pt",
-        )
-        probs[idx] = model(**enc).logits.float().softmax(-1).numpy()
+        batch = predictor.encode([texts[i] for i in idx])
+        probs[idx] = predictor.forward(batch).numpy()
     return probs
+
+
+def write_predictions(path: Path, texts: list[str], refs: np.ndarray, probs: np.ndarray) -> None:
+    """One JSON line per row, in split order: ``{"text", "label", "intent", "confidence"}``, the
+    intent and confidence as the served model answers them."""
+    labels = load_labels()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as out:
+        for text, ref, row in zip(texts, refs, probs, strict=True):
+            best = int(row.argmax())
+            line = {
+                "text": text,
+                "label": labels[ref],
+                "intent": labels[best],
+                "confidence": float(row[best]),
+            }
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 
 def write_reports(cfg: DictConfig, refs: np.ndarray, probs: np.ndarray, texts: list[str]) -> dict:
@@ -127,7 +135,9 @@ def evaluate_run(cfg: DictConfig) -> dict:
     run_id, model_dir = resolve_run(cfg)
     split = datasets.load_from_disk(str(Path(cfg.data.processed_dir) / cfg.split))
     texts, refs = list(split["text"]), np.asarray(split["label"], dtype=np.int64)
-    probs = predict_probs(model_dir, texts, cfg.data.max_length, cfg.batch_size)
+    predictor = IntentPredictor.from_pretrained(model_dir)
+    probs = predict_probs(predictor, texts, cfg.batch_size)
+    write_predictions(Path(cfg.predictions_path), texts, refs, probs)
     report = write_reports(cfg, refs, probs, texts)
 
     client = mlflow.MlflowClient(tracking_uri())
@@ -136,6 +146,7 @@ def evaluate_run(cfg: DictConfig) -> dict:
     for intent, value in report["per_intent"].items():
         client.log_metric(run_id, f"test_f1/{intent}", float(value))
     client.log_artifact(run_id, cfg.metrics_path, "evaluation")
+    client.log_artifact(run_id, cfg.predictions_path, "evaluation")
     for png in ("confusion_matrix.png", "reliability_diagram.png", "misclassified.csv"):
         client.log_artifact(run_id, str(Path(cfg.plots_dir) / png), "evaluation")
 

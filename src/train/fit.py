@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import MLFlowLogger
 
 from train.run_info import data_fingerprint, flatten, git_state
-from train.tracking import MODEL_ARTIFACT, REGISTERED_MODEL
+from train.tracking import MODEL_ARTIFACT, REGISTERED_MODEL, ensure_experiment
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,8 @@ def export_best(module: pl.LightningModule, datamodule, checkpoint: str | None, 
         shutil.rmtree(out)
     out.mkdir(parents=True)
     module.model.save_pretrained(out, safe_serialization=True)
+    # Serving truncates where training did: the length travels in the tokenizer's config.
+    datamodule.tokenizer.model_max_length = datamodule.max_length
     datamodule.tokenizer.save_pretrained(out)
     return out
 
@@ -86,6 +88,10 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict]:
     mlf = _mlflow_logger(loggers)
     callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    # Made here, before the logger makes it untagged, so the MLflow UI opens it as model training.
+    ensure_experiment(
+        mlflow.MlflowClient(mlf._tracking_uri), mlf._experiment_name, mlf._artifact_location
+    )
     client, run_id = mlf.experiment, mlf.run_id
     try:
         _record_inputs(cfg, mlf)

@@ -14,7 +14,7 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
-from train.labels import id2label, label2id
+from contract import id2label, label2id
 
 
 class ModelNotAvailableError(OSError):

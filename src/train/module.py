@@ -1,24 +1,25 @@
 """The LightningModule: an ``AutoModelForSequenceClassification`` trained with AdamW, warmup and
-decay; validation scored with HF ``evaluate``."""
+decay; validation scored with torchmetrics, which reduce across processes under DDP."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
+from torchmetrics import MaxMetric, MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassF1Score
 from transformers import get_scheduler
 
 from train.modeling import load_classifier
-from train.scoring import classification_scores
 
 
 class IntentClassifier(pl.LightningModule):
     """Fine-tunes a pretrained encoder (or a config-built one) on the ten intents.
 
-    Logs ``train/loss`` per step and epoch, and ``val/loss``, ``val/accuracy``, ``val/macro_f1`` per
-    epoch. ``self.model`` is a plain transformers model, exported with ``save_pretrained``.
+    Logs ``train/loss`` per epoch, and ``val/loss``, ``val/accuracy``, ``val/macro_f1`` and
+    ``val/macro_f1_best`` per epoch. ``self.model`` is a plain transformers model, exported with
+    ``save_pretrained``.
     """
 
     def __init__(
@@ -44,8 +45,15 @@ class IntentClassifier(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_cfg = dict(scheduler)
         self.loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=label_smoothing)
-        self._val_probs: list[torch.Tensor] = []
-        self._val_labels: list[torch.Tensor] = []
+        classes = self.model.config.num_labels
+        self.val_metrics = MetricCollection(
+            {
+                "accuracy": MulticlassAccuracy(classes, average="micro"),
+                "macro_f1": MulticlassF1Score(classes, average="macro"),
+            },
+            prefix="val/",
+        )
+        self.val_macro_f1_best = MaxMetric()
 
     def forward(self, input_ids, attention_mask, **extra) -> torch.Tensor:
         return self.model(input_ids=input_ids, attention_mask=attention_mask, **extra).logits
@@ -59,27 +67,33 @@ class IntentClassifier(pl.LightningModule):
         n = batch["labels"].shape[0]
         loss, _ = self._step(batch)
         # Epoch means go to MLflow as train/loss; the progress bar also shows each step's loss.
-        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=n)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, batch_size=n, sync_dist=True)
         self.log("loss", loss, on_step=True, on_epoch=False, prog_bar=True, logger=False)
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         labels = batch["labels"]
         loss, logits = self._step(batch)
-        self.log("val/loss", loss, on_epoch=True, prog_bar=True, batch_size=labels.shape[0])
-        self._val_probs.append(logits.float().softmax(-1).cpu())
-        self._val_labels.append(labels.cpu())
+        self.log(
+            "val/loss",
+            loss,
+            on_epoch=True,
+            prog_bar=True,
+            batch_size=labels.shape[0],
+            sync_dist=True,
+        )
+        self.val_metrics.update(logits.detach(), labels)
 
     def on_validation_epoch_end(self) -> None:
-        if not self._val_labels:
-            return
-        probs = torch.cat(self._val_probs).numpy()
-        refs = torch.cat(self._val_labels).numpy().astype(np.int64)
-        self._val_probs.clear()
-        self._val_labels.clear()
-        scores = classification_scores(refs, probs)
-        self.log("val/accuracy", scores["accuracy"], prog_bar=False)
-        self.log("val/macro_f1", scores["macro_f1"], prog_bar=True)
+        scores = self.val_metrics.compute()  # reduced over every process's share
+        self.val_metrics.reset()
+        # Lightning's sanity check runs validation before training; its scores are not a result.
+        if not self.trainer.sanity_checking:
+            self.val_macro_f1_best.update(scores["val/macro_f1"])
+        self.log("val/accuracy", scores["val/accuracy"])
+        self.log("val/macro_f1", scores["val/macro_f1"], prog_bar=True)
+        if self.val_macro_f1_best.update_count:
+            self.log("val/macro_f1_best", self.val_macro_f1_best.compute())
 
     def configure_optimizers(self):
         # No weight decay on biases and LayerNorm weights, as in BERT's original recipe.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from train.paths import PROJECT_ROOT
+from contract import project_root
 
 
 def main() -> None:
-    metrics_file = PROJECT_ROOT / "reports" / "metrics.json"
+    metrics_file = project_root() / "reports" / "metrics.json"
     lines = ["", "Pipeline finished."]
     if metrics_file.is_file():
         test = json.loads(metrics_file.read_text())["test"]
@@ -16,7 +16,7 @@ def main() -> None:
             f"  test accuracy {test['accuracy']:.3f}  macro-F1 {test['macro_f1']:.3f}  "
             f"ECE {test['ece']:.3f}   (reports/metrics.json)"
         )
-    smoke = PROJECT_ROOT / "reports" / "smoke.json"
+    smoke = project_root() / "reports" / "smoke.json"
     if smoke.is_file():
         lines.append(
             f"  smoke test: {'passed' if json.loads(smoke.read_text())['passed'] else 'FAILED'}"

@@ -10,8 +10,6 @@ the model's MLflow run. The archive's version is the registry version, so TorchS
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib.util
 import json
 import logging
 import os
@@ -26,17 +24,18 @@ from typing import Any
 import mlflow
 import yaml
 
-from train.paths import CONF_DIR, PROJECT_ROOT
+from contract import conf_dir, project_root, sha256_file
+from contract.cli import run
+from train.code_deps import module_closure, module_file
 from train.registry import champion, version_for_run
 from train.tracking import CHAMPION_ALIAS, MODEL_ARTIFACT, REGISTERED_MODEL, tracking_uri
 
 log = logging.getLogger(__name__)
 
-MODEL_STORE = PROJECT_ROOT / "model_store"
-MODEL_CONFIG = CONF_DIR / "serve" / "model-config.yaml"
+MODEL_STORE = project_root() / "model_store"
+MODEL_CONFIG = conf_dir() / "serve" / "model-config.yaml"
 ARCHIVE_ARTIFACT = "torchserve"  # run artifact folder the .mar is logged under
-# The handler imports these from the ``handlers`` package packed beside it in the archive.
-HANDLER_FILES = ("__init__.py", "payloads.py", "prediction.py")
+HANDLER_MODULE = "handlers.intent_handler"
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,9 @@ def build_archive(
     """Pack a ``save_pretrained`` directory into ``export_dir/<model_name>.mar`` and return it.
 
     ``model_config`` (default: conf/serve/model-config.yaml) is packed as the archive's
-    model-config.yaml. The archive replaces any previous one in a single rename.
+    model-config.yaml, its ``handler.max_length`` set to the length the model was trained with.
+    The handler travels with every project module it imports (``train.code_deps``), in their
+    packages. The archive replaces any previous one in a single rename.
     """
     model_dir = Path(model_dir)
     if not (model_dir / "model.safetensors").is_file():
@@ -71,19 +72,24 @@ def build_archive(
         )
     if model_config is None:
         model_config = yaml.safe_load(MODEL_CONFIG.read_text(encoding="utf-8"))
-    model_subdir = (model_config.get("handler") or {}).get("model_dir", "model")
-    handler_dir = _handler_package()
+    model_config = with_trained_max_length(model_config, model_dir)
+    model_subdir = model_config["handler"].get("model_dir", "model")
+    handler_file = module_file(HANDLER_MODULE)
+    if handler_file is None:
+        raise ModuleNotFoundError(f"{HANDLER_MODULE} is not importable: pip install -e .")
+    src = handler_file.parents[1]
     export_dir = Path(export_dir)
     export_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="package-", dir=export_dir) as staging_name:
         staging = Path(staging_name)
         # torch-model-archiver copies a folder's contents to the archive root, so this folder's
-        # subfolders become the archive's model/ and handlers/.
+        # subfolders become the archive's model/ and the packages (handlers/, contract/).
         payload = staging / "payload"
         shutil.copytree(model_dir, payload / model_subdir)
-        (payload / "handlers").mkdir()
-        for name in HANDLER_FILES:
-            shutil.copy2(handler_dir / name, payload / "handlers" / name)
+        for source in sorted(module_closure(HANDLER_MODULE)):
+            target = payload / source.relative_to(src)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
         config_file = staging / "model-config.yaml"
         config_file.write_text(yaml.safe_dump(model_config, sort_keys=False), encoding="utf-8")
         (staging / "tmp").mkdir()
@@ -93,7 +99,7 @@ def build_archive(
             sys.executable, "-m", "model_archiver.model_packaging",
             "--model-name", model_name,
             "--version", version,
-            "--handler", str(handler_dir / "intent_handler.py"),
+            "--handler", str(handler_file),
             "--extra-files", str(payload),
             "--config-file", str(config_file),
             "--export-path", str(built),
@@ -109,19 +115,23 @@ def build_archive(
     return archive
 
 
-def _handler_package() -> Path:
-    spec = importlib.util.find_spec("handlers")
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError("the handlers package is not installed: pip install -e .")
-    return Path(spec.origin).parent
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def with_trained_max_length(model_config: dict[str, Any], model_dir: Path) -> dict[str, Any]:
+    """``model_config`` with ``handler.max_length`` set to the model's trained token length
+    (``model_max_length`` in its tokenizer config, which training writes from
+    ``data.max_length``). One knob: serving reads what training used."""
+    handler = dict(model_config.get("handler") or {})
+    tokenizer_config = model_dir / "tokenizer_config.json"
+    trained = None
+    if tokenizer_config.is_file():
+        trained = json.loads(tokenizer_config.read_text(encoding="utf-8")).get("model_max_length")
+    if isinstance(trained, int) and 1 < trained < 1_000_000:
+        if handler.get("max_length") not in (None, trained):
+            raise ValueError(
+                f"model-config.yaml sets handler.max_length={handler['max_length']}, but the "
+                f"model was trained with {trained} tokens; drop the setting"
+            )
+        handler["max_length"] = trained
+    return {**model_config, "handler": handler}
 
 
 def resolve_run(client: mlflow.MlflowClient, run_id: str | None) -> tuple[str, str]:
@@ -173,7 +183,7 @@ def package(
         version=version,
         run_id=run_id,
         archive=archive.name,
-        sha256=sha256_of(archive),
+        sha256=sha256_file(archive),
         metrics=dict(sorted(client.get_run(run_id).data.metrics.items())),
     )
     (model_store / f"{model_name}.json").write_text(
@@ -200,4 +210,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

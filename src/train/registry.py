@@ -13,6 +13,7 @@ import mlflow
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from contract.cli import run
 from train.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, tracking_uri
 
 SELECTION_METRIC = "val/macro_f1_best"  # best validation macro-F1 of the exported checkpoint
@@ -91,4 +92,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)

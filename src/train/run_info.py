@@ -9,8 +9,8 @@ from pathlib import Path
 
 import datasets
 
+from contract import project_root
 from train.dataset import SPLITS
-from train.paths import PROJECT_ROOT
 
 
 def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
@@ -25,8 +25,9 @@ def flatten(config: Mapping, prefix: str = "") -> dict[str, str]:
     return flat
 
 
-def git_state(root: Path = PROJECT_ROOT) -> dict[str, str]:
+def git_state(root: Path | None = None) -> dict[str, str]:
     """The commit checked out and whether tracked files have changes ("unknown" outside git)."""
+    root = project_root() if root is None else root
 
     def git(*args: str) -> str | None:
         try:

@@ -22,6 +22,7 @@ from great_expectations import expectations as gxe
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from omegaconf import DictConfig
 
+from contract import load_labels
 from train.config import register_resolvers
 from train.dataset import (
     DataFileError,
@@ -31,7 +32,6 @@ from train.dataset import (
     save_splits,
     split_counts,
 )
-from train.labels import load_labels
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from train.paths import PROJECT_ROOT
+from contract import project_root
 
 # `benchmarks` is a folder at the root, not an installed package: `python -m pytest` finds it
 # through the working directory, a bare `pytest` through this.
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
+if str(project_root()) not in sys.path:
+    sys.path.insert(0, str(project_root()))

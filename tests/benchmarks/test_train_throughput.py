@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from train.paths import PROJECT_ROOT
+from contract import project_root
 
 SMALL = {"hidden_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4}
 ARCHS = {
@@ -80,7 +80,7 @@ def test_tiny_run_writes_a_report_with_both_sides_and_the_goal(
     cmd = [sys.executable, "-m", "benchmarks.train_throughput", "--tiny"]
     cmd += ["--processed-dir", str(processed_dir), "--out", str(out)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=project_root(), env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "samples_per_s" in proc.stdout  # the printed table
 

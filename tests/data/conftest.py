@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from contract import load_labels
 from train.config import compose
-from train.labels import load_labels
 
 FIELDS = ["text", "label", "group"]
 

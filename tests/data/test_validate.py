@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from contract import load_labels, project_root
 from train.config import compose
-from train.labels import load_labels
-from train.paths import PROJECT_ROOT
 from train.validate import validate_file
 
-SHIPPED = PROJECT_ROOT / "data" / "raw" / "prompt_intents.csv"
+SHIPPED = project_root() / "data" / "raw" / "prompt_intents.csv"
 
 
 def failed(report) -> list[str]:
@@ -132,7 +131,7 @@ def test_cli_failure_exits_nonzero_and_leaves_processed_untouched(
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=PROJECT_ROOT,
+        cwd=project_root(),
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 1, result.stderr
@@ -160,7 +159,7 @@ def test_cli_success_writes_three_splits(tmp_path, write_csv, good_rows) -> None
         capture_output=True,
         text=True,
         timeout=300,
-        cwd=PROJECT_ROOT,
+        cwd=project_root(),
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
     assert result.returncode == 0, result.stderr

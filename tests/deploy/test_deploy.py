@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ops.deploy import Deployer, main
+from ops.server import start_torchserve
 from serving_client import TorchServeClient, TorchServeError
-from serving_client.deploy import Deployer, main
-from serving_client.server import start_torchserve
 from train.package import build_archive
 
 pytestmark = pytest.mark.slow

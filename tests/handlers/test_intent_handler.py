@@ -11,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from contract import MAX_BODY_BYTES
 import ts
 import yaml
 from ts.context import Context, RequestProcessor
@@ -109,4 +111,4 @@ def test_handler_reads_settings_and_version_from_the_archive(
     assert handler.predictor.model_version == "1.0"
     assert handler.predictor.device.type == "cpu"
     assert handler.predictor.max_length == packed["max_length"]
-    assert handler.settings.max_body_bytes == packed["max_body_bytes"]
+    assert handler.settings.max_body_bytes == MAX_BODY_BYTES  # the contract's, not restated

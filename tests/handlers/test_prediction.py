@@ -10,10 +10,9 @@ import pytest
 import torch
 import yaml
 
+from contract import conf_dir, load_labels
 from handlers.payloads import InvalidRequest, parse_batch, parse_request
 from handlers.prediction import HandlerSettings, IntentPredictor
-from train.labels import load_labels
-from train.paths import CONF_DIR
 
 PROMPTS = [
     "Write a haiku about autumn rain",
@@ -45,7 +44,7 @@ def test_parse_request_accepts_json_object_or_utf8_text(payload: object, expecte
 @pytest.mark.parametrize(
     ("payload", "status", "fix"),
     [
-        ({"text": "   \n"}, 400, "blank"),
+        ({"text": "   \n"}, 400, "no visible character"),
         (b"\xff\xfeabc", 400, "not valid UTF-8"),
         ({"text": 42}, 400, "must be a string, got int"),
         ({"text": ["a"]}, 400, "must be a string, got list"),
@@ -84,9 +83,10 @@ def test_parse_batch_keeps_positions_of_good_and_bad_requests() -> None:
 
 
 def test_project_model_config_gives_valid_handler_settings() -> None:
-    config = yaml.safe_load((CONF_DIR / "serve" / "model-config.yaml").read_text())
+    config = yaml.safe_load((conf_dir() / "serve" / "model-config.yaml").read_text())
     settings = HandlerSettings.from_model_config(config)
-    assert settings.max_length >= 16
+    # The trained length is written into the archive by train.package, never restated here.
+    assert settings.max_length is None
     assert 1 <= settings.top_k <= len(load_labels())
     assert config["batchSize"] >= 1 and config["maxBatchDelay"] >= 0
 
@@ -187,10 +187,10 @@ def test_from_archive_applies_packed_settings_and_version(
     from_archive = IntentPredictor.from_archive(tiny_archive, cache_dir=tmp_path)
     reference = IntentPredictor.from_pretrained(tiny_model_dir)
     packed = HandlerSettings.from_model_config(
-        yaml.safe_load((CONF_DIR / "serve" / "model-config.yaml").read_text())
+        yaml.safe_load((conf_dir() / "serve" / "model-config.yaml").read_text())
     )
     assert from_archive.model_version == "1.0"
-    assert from_archive.max_length == packed.max_length
+    assert from_archive.max_length == reference.max_length == 128  # the trained length
     assert from_archive.top_k == packed.top_k
     for ours, theirs in zip(from_archive.predict(PROMPTS), reference.predict(PROMPTS), strict=True):
         assert ours["intent"] == theirs["intent"]

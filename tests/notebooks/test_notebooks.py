@@ -12,11 +12,11 @@ import pytest
 from train.config import compose
 from train.evaluate import evaluate_run
 from train.fit import train
-from train.labels import load_labels
-from train.paths import PROJECT_ROOT
+from contract import load_labels
+from contract import project_root
 from train.validate import validate_file, write_processed
 
-NOTEBOOKS = PROJECT_ROOT / "notebooks"
+NOTEBOOKS = project_root() / "notebooks"
 KERNEL = "prompt-intent-tests"
 
 
@@ -35,7 +35,7 @@ class Champion:
 def tracked_champion(tmp_path_factory: pytest.TempPathFactory) -> Champion:
     root = tmp_path_factory.mktemp("notebook_store")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    raw = PROJECT_ROOT / "data" / "raw" / "prompt_intents.csv"
+    raw = project_root() / "data" / "raw" / "prompt_intents.csv"
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MLFLOW_TRACKING_URI", uri)
         report, frame = validate_file(

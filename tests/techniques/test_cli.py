@@ -66,7 +66,7 @@ def test_enhance_reads_stdin_verbatim_and_prints_json(library: TechniqueLibrary)
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("enhance", "   ", "--intent", "reasoning"), "error: text is blank"),
+        (("enhance", "   ", "--intent", "reasoning"), 'error: "text" has no visible character'),
         (("enhance", "hi", "--intent", "maths"), "error: unknown intent 'maths'"),
         (("enhance", "hi", "--intent", "reasoning", "--confidence", "2"), "between 0 and 1"),
         (("enhance", "hi", "--confidence", "0.5"), "--confidence goes with --intent"),

@@ -31,9 +31,9 @@ async def test_blank_text_is_refused_before_any_request() -> None:
 
     # Nothing listens on port 9; a request would fail with a connection error, not this one.
     async with TorchServeClient(port=9, max_retries=0, timeout=5) as client:
-        with pytest.raises(ValueError, match="text is blank; pass the prompt to enhance"):
+        with pytest.raises(ValueError, match="no visible character"):
             await enhance_with_client("  \n", client)
-        with pytest.raises(TypeError, match="text must be a str"):
+        with pytest.raises(ValueError, match="must be a string"):
             await enhance_with_client(None, client)  # type: ignore[arg-type]
 
 

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from contract import InvalidText
 from techniques import (
     EnhancedPrompt,
     TechniqueLibrary,
@@ -157,11 +158,13 @@ def test_complexity_features(library: TechniqueLibrary) -> None:
 @pytest.mark.parametrize(
     ("text", "error", "message"),
     [
-        ("", ValueError, "text is blank"),
-        ("  \n\t ", ValueError, "text is blank"),
-        (None, TypeError, "text must be a str, got NoneType"),
-        (b"bytes", TypeError, "text must be a str, got bytes"),
-        (42, TypeError, "text must be a str, got int"),
+        ("", InvalidText, "no visible character"),
+        ("  \n\t ", InvalidText, "no visible character"),
+        ("\u200b\ufeff\x00", InvalidText, "no visible character"),
+        ("a\ud800", InvalidText, "unpaired surrogate"),
+        (None, InvalidText, "must be a string, got NoneType"),
+        (b"bytes", InvalidText, "must be a string, got bytes"),
+        (42, InvalidText, "must be a string, got int"),
     ],
 )
 def test_bad_text(text, error, message) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract import is_blank
 from techniques import TechniqueLibrary, default_library, extract_user_input
 
 # Pieces that a template engine or a naive delimiter would misread.
@@ -34,7 +35,7 @@ TRICKY = [
 requests = (
     st.lists(st.one_of(st.text(max_size=30), st.sampled_from(TRICKY)), min_size=1, max_size=12)
     .map("".join)
-    .filter(lambda text: text.strip() != "")
+    .filter(lambda text: not is_blank(text))
 )
 intents = st.sampled_from(default_library().intents)
 confidences = st.floats(min_value=0.0, max_value=1.0)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
+from contract import conf_dir
 from train.config import compose
-from train.paths import CONF_DIR
 
 TRAIN_GROUPS = ["model", "trainer", "callbacks", "logger", "experiment", "data", "paths"]
 OPTIONS = [
     (group, path.stem)
     for group in TRAIN_GROUPS
-    for path in sorted((CONF_DIR / group).glob("*.yaml"))
+    for path in sorted((conf_dir() / group).glob("*.yaml"))
 ]
 BASE = ["paths.output_dir=/tmp/unused"]
 
@@ -25,7 +25,7 @@ def test_train_config_composes_with(group: str, option: str, tmp_path) -> None:
     assert resolved["trainer"]["_target_"] == "pytorch_lightning.Trainer"
 
 
-@pytest.mark.parametrize("search", [p.stem for p in (CONF_DIR / "hparams_search").glob("*.yaml")])
+@pytest.mark.parametrize("search", [p.stem for p in (conf_dir() / "hparams_search").glob("*.yaml")])
 def test_hparams_search_composes(search: str) -> None:
     cfg = compose("train", [*BASE, f"hparams_search={search}"])
     assert cfg.optimized_metric == "val/macro_f1"

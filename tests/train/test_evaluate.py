@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import datasets
 import mlflow
 import pytest
 
+from contract import load_labels
 from train.config import compose
 from train.evaluate import evaluate_run
 from train.fit import train
-from train.labels import load_labels
 from train.registry import champion
 
 pytestmark = pytest.mark.slow
@@ -47,9 +49,18 @@ def test_evaluate_writes_reports_logs_them_and_sets_the_champion(
         assert (plots / name).stat().st_size > 0, name
     rows = (plots / "confusion.csv").read_text().splitlines()
     assert rows[0] == "actual,predicted" and len(rows) - 1 == metrics["test"]["samples"]
+    lines = (tmp_path / "reports" / "test_predictions.jsonl").read_text().splitlines()
+    split = datasets.load_from_disk(str(Path(cfg.data.processed_dir) / "test"))
+    predictions = [json.loads(line) for line in lines]
+    assert [p["text"] for p in predictions] == list(split["text"])  # split order
+    assert {tuple(sorted(p)) for p in predictions} == {("confidence", "intent", "label", "text")}
+    assert all(p["intent"] in load_labels() and 0 <= p["confidence"] <= 1 for p in predictions)
 
     client = mlflow.MlflowClient(mlflow_uri)
     run = client.get_run(out["run_id"])
+    experiment = client.get_experiment(run.info.experiment_id)
+    # The MLflow UI opens a model-training experiment, not its GenAI view.
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.metrics["test/macro_f1"] == pytest.approx(metrics["test"]["macro_f1"])
     logged = {a.path for a in client.list_artifacts(out["run_id"], "evaluation")}
     assert "evaluation/confusion_matrix.png" in logged

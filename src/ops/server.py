@@ -1,8 +1,7 @@
-"""Start and stop a local TorchServe on loopback.
+"""Start and stop a TorchServe on loopback.
 
-``python -m serving_client.server start`` serves ``model_store/intent_classifier.mar`` in the
-background (state, logs and the token key file under ``.torchserve/``) and returns once the model
-answers; ``python -m serving_client.server stop`` stops it. In code::
+``start_torchserve`` runs it in its own session and returns once every model answers; ``make
+serve`` (``python -m ops.serve``) keeps one running in the background. In code::
 
     server = start_torchserve("model_store")        # free ports, temp workdir
     httpx.post(f"{server.inference_url}/predictions/intent_classifier",
@@ -12,11 +11,9 @@ answers; ``python -m serving_client.server stop`` stops it. In code::
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -29,13 +26,19 @@ from urllib.parse import urlsplit
 
 import httpx
 
-PROJECT_ROOT = Path(os.environ.get("PROJECT_ROOT", Path(__file__).resolve().parents[2]))
-CONFIG_FILE = PROJECT_ROOT / "conf" / "serve" / "config.properties"
-LOG_CONFIG_FILE = PROJECT_ROOT / "conf" / "serve" / "log4j2.xml"
-STATE_DIR = PROJECT_ROOT / ".torchserve"
-DEFAULT_MODELS = "intent_classifier=intent_classifier.mar"
-KEY_FILE = "key_file.json"
-STATE_FILE = "server.json"
+from contract import MODEL_NAME, conf_dir, read_key
+from contract.keys import KEY_FILE_NAME
+from ops.processes import (
+    group_members,
+    is_torchserve,
+    signal_group,
+    start_ticks,
+    wait_group_exit,
+)
+
+CONFIG_FILE = conf_dir() / "serve" / "config.properties"
+LOG_CONFIG_FILE = conf_dir() / "serve" / "log4j2.xml"
+DEFAULT_MODELS = f"{MODEL_NAME}={MODEL_NAME}.mar"
 PROBE_TEXT = "Is the intent classifier up?"
 
 
@@ -96,6 +99,7 @@ class RunningTorchServe:
     inference_token: str | None
     management_token: str | None
     pid: int  # process-group leader: the TorchServe launcher
+    started: int | None = None  # the leader's start time (ops.processes.start_ticks)
 
     @property
     def inference_url(self) -> str:
@@ -115,15 +119,33 @@ class RunningTorchServe:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def is_running(self) -> bool:
-        return bool(_group_members(self.pid))
+        return bool(self.processes())
+
+    def processes(self) -> list[int]:
+        """The live processes of this server's group; empty when the group is gone or its id now
+        belongs to something else (the pid was reused after a crash or a reboot)."""
+        members = group_members(self.pid)
+        if not members:
+            return []
+        leader_is_ours = self.started is not None and start_ticks(self.pid) == self.started
+        if leader_is_ours or any(is_torchserve(pid) for pid in members):
+            return members
+        return []
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Stop TorchServe and its workers; returns once none of its processes is left."""
-        _signal_group(self.pid, signal.SIGTERM)
-        if not _wait_group_exit(self.pid, timeout):
-            _signal_group(self.pid, signal.SIGKILL)
-            if not _wait_group_exit(self.pid, 10.0):
-                raise TorchServeError(f"TorchServe processes {_group_members(self.pid)} survive")
+        """Stop TorchServe and its workers; returns once none of its processes is left.
+
+        Signals nothing when the recorded group is no longer this TorchServe.
+        """
+        if not self.processes():
+            if self.key_file is not None:
+                self.key_file.unlink(missing_ok=True)
+            return
+        signal_group(self.pid, signal.SIGTERM)
+        if not wait_group_exit(self.pid, timeout):
+            signal_group(self.pid, signal.SIGKILL)
+            if not wait_group_exit(self.pid, 10.0):
+                raise TorchServeError(f"TorchServe processes {group_members(self.pid)} survive")
         if self.key_file is not None:
             self.key_file.unlink(missing_ok=True)
 
@@ -137,7 +159,11 @@ class RunningTorchServe:
     def load_state(cls, path: Path) -> RunningTorchServe:
         state = json.loads(path.read_text(encoding="utf-8"))
         key_file = Path(state["key_file"]) if state["key_file"] else None
-        tokens = _read_tokens(key_file) if key_file else (None, None)
+        tokens: tuple[str | None, str | None] = (None, None)
+        if key_file is not None:
+            # A server that died leaves no usable key file; stopping it needs none.
+            with contextlib.suppress(ValueError):
+                tokens = _read_tokens(key_file)
         return cls(
             **{**state, "workdir": Path(state["workdir"]), "key_file": key_file},
             inference_token=tokens[0],
@@ -237,10 +263,11 @@ def start_torchserve(
         metrics_port=ports.metrics,
         model_name=model_names[0],
         workdir=workdir,
-        key_file=workdir / KEY_FILE if token_auth else None,
+        key_file=workdir / KEY_FILE_NAME if token_auth else None,
         inference_token=None,
         management_token=None,
         pid=process.pid,
+        started=start_ticks(process.pid),
     )
     try:
         _wait_until_ready(server, process, model_names, ready_timeout)
@@ -259,7 +286,7 @@ def _wait_until_ready(
         while waiting_for:
             if server.key_file is not None and server.inference_token is None:
                 # Not written yet, or caught half-written: try again next round.
-                with contextlib.suppress(OSError, ValueError, KeyError):
+                with contextlib.suppress(ValueError):
                     server.inference_token, server.management_token = _read_tokens(server.key_file)
             if server.key_file is None or server.inference_token is not None:
                 name = waiting_for[0]
@@ -286,9 +313,8 @@ def _wait_until_ready(
             raise TorchServeError(f"TorchServe exited with code {code}\n{_log_tail(server)}")
 
 
-def _read_tokens(key_file: Path) -> tuple[str | None, str | None]:
-    keys = json.loads(key_file.read_text(encoding="utf-8"))
-    return keys["inference"]["key"], keys["management"]["key"]
+def _read_tokens(key_file: Path) -> tuple[str, str]:
+    return read_key(key_file, "inference"), read_key(key_file, "management")
 
 
 def _log_tail(server: RunningTorchServe, lines: int = 30) -> str:
@@ -297,115 +323,3 @@ def _log_tail(server: RunningTorchServe, lines: int = 30) -> str:
             tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
             return f"last lines of {log}:\n" + "\n".join(tail)
     return f"no log found in {server.workdir}"
-
-
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, read from /proc."""
-    members = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        # Fields after the parenthesised command: state, ppid, pgrp, ...
-        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
-        if int(pgrp) == pgid and state != "Z":
-            members.append(int(entry.name))
-    return members
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-    _reap(pgid)
-
-
-def _reap(pid: int) -> None:
-    """Collect the launcher's exit status if this process started it, so no zombie lingers."""
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def _wait_group_exit(pgid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while _group_members(pgid):
-        if time.monotonic() > deadline:
-            return False
-        _reap(pgid)
-        time.sleep(0.1)  # no event tells when another process's children have exited
-    return True
-
-
-def _start(args: argparse.Namespace) -> int:
-    state_file = args.state_dir / STATE_FILE
-    if state_file.is_file():
-        previous = RunningTorchServe.load_state(state_file)
-        if previous.is_running():
-            print(
-                f"TorchServe is already running at {previous.inference_url} "
-                f"(pid {previous.pid}); stop it with `make serve-stop`",
-                file=sys.stderr,
-            )
-            return 1
-    ports = Ports.from_properties(read_properties(args.config))
-    try:
-        server = start_torchserve(
-            args.model_store,
-            models=args.models,
-            workdir=args.state_dir,
-            ports=ports,
-            ready_timeout=args.timeout,
-            config_file=args.config,
-        )
-    except (TorchServeError, FileNotFoundError) as err:
-        print(f"serve: {err}", file=sys.stderr)
-        return 1
-    server.save_state(state_file)
-    key_expr = f"json.load(open('{server.key_file}'))['inference']['key']"
-    print(
-        f"TorchServe is up: {server.inference_url} (management {server.management_url}, "
-        f"metrics {server.metrics_url})\n"
-        f"Token key file: {server.key_file}\n"
-        f"Logs: {server.workdir / 'logs'}\n"
-        "Try:\n"
-        f"  curl -s {server.inference_url}/predictions/{server.model_name} \\\n"
-        f'    -H "Authorization: Bearer $(python3 -c "import json; print({key_expr})")" \\\n'
-        "    -H 'Content-Type: application/json' \\\n"
-        f"    -d {shlex.quote(json.dumps({'text': 'Translate good morning into French'}))}\n"
-        "Stop it with `make serve-stop`."
-    )
-    return 0
-
-
-def _stop(args: argparse.Namespace) -> int:
-    state_file = args.state_dir / STATE_FILE
-    if not state_file.is_file():
-        print(f"no TorchServe state in {args.state_dir}: nothing to stop")
-        return 0
-    server = RunningTorchServe.load_state(state_file)
-    try:
-        server.stop()
-    except TorchServeError as err:
-        print(f"serve-stop: {err}", file=sys.stderr)
-        return 1
-    state_file.unlink()
-    print(f"TorchServe (pid {server.pid}) stopped")
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving_client.server", description=__doc__)
-    parser.add_argument("command", choices=["start", "stop"])
-    parser.add_argument("--model-store", type=Path, default=PROJECT_ROOT / "model_store")
-    parser.add_argument("--models", default=DEFAULT_MODELS, help='"name=file.mar ..."')
-    parser.add_argument("--config", type=Path, default=CONFIG_FILE, help="config.properties")
-    parser.add_argument("--state-dir", type=Path, default=STATE_DIR, help="workdir and state")
-    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for ready")
-    args = parser.parse_args(argv)
-    return _start(args) if args.command == "start" else _stop(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,10 +1,10 @@
-"""``python -m serving_client.deploy``: roll a new model archive onto a running TorchServe.
+"""``python -m ops.deploy``: roll a new model archive onto a running TorchServe.
 
 Registers the archive as a new version of the model beside the serving one, scales its workers,
 sends smoke predictions to the new version's own endpoint, and only then makes it the default.
 On any failure the new version is unregistered and the old default keeps serving, untouched.
 
-    python -m serving_client.deploy --mar model_store/intent_classifier.mar \\
+    python -m ops.deploy --mar model_store/intent_classifier.mar \\
         --management-url http://127.0.0.1:8081 --inference-url http://127.0.0.1:8080
 
 Tokens come from ``TORCHSERVE_MANAGEMENT_TOKEN`` / ``TORCHSERVE_INFERENCE_TOKEN`` (or ``--token``,
@@ -31,10 +31,12 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 import yaml
 
-log = logging.getLogger("serving_client.deploy")
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-SMOKE_PROMPTS = PROJECT_ROOT / "conf" / "serve" / "smoke.yaml"
-RESULT_KEYS = {"intent", "confidence", "top_k", "model_version", "truncated"}
+import contract
+from contract import MODEL_NAME, conf_dir, read_key
+from contract.cli import run
+
+log = logging.getLogger("ops.deploy")
+SMOKE_PROMPTS = conf_dir() / "serve" / "smoke.yaml"
 
 
 class DeployError(RuntimeError):
@@ -68,8 +70,10 @@ def default_inference_url(management_url: str) -> str:
 
 def check_prediction(payload: object, expected: str | None) -> str | None:
     """What is wrong with one smoke answer, or None."""
-    if not isinstance(payload, dict) or not payload.keys() >= RESULT_KEYS:
-        return f"response {payload!r} lacks {sorted(RESULT_KEYS)}"
+    try:
+        contract.check_prediction(payload)
+    except ValueError as err:
+        return f"not a prediction: {err}"
     if expected is not None and payload["intent"] != expected:
         return f"predicted {payload['intent']!r} where {expected!r} was expected"
     return None
@@ -85,7 +89,7 @@ class Deployer:
         *,
         management_token: str | None = None,
         inference_token: str | None = None,
-        model_name: str = "intent_classifier",
+        model_name: str = MODEL_NAME,
         workers: int = 1,
         timeout: float = 300.0,
     ) -> None:
@@ -222,15 +226,14 @@ def _tokens(args: argparse.Namespace) -> tuple[str | None, str | None]:
     management = args.token or os.environ.get("TORCHSERVE_MANAGEMENT_TOKEN")
     inference = args.inference_token or os.environ.get("TORCHSERVE_INFERENCE_TOKEN")
     if args.key_file:
-        keys = json.loads(Path(args.key_file).read_text())
-        management = management or keys.get("management", {}).get("key")
-        inference = inference or keys.get("inference", {}).get("key")
+        management = management or read_key(args.key_file, "management")
+        inference = inference or read_key(args.key_file, "inference")
     return management, inference
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m serving_client.deploy",
+        prog="python -m ops.deploy",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "--inference-token", help="inference key (prefer TORCHSERVE_INFERENCE_TOKEN)"
     )
     parser.add_argument("--key-file", help="TorchServe's key_file.json, for both keys")
-    parser.add_argument("--model-name", default="intent_classifier")
+    parser.add_argument("--model-name", default=MODEL_NAME)
     parser.add_argument("--workers", type=int, default=1, help="workers of the new version")
     parser.add_argument("--smoke-prompts", type=Path, default=SMOKE_PROMPTS)
     parser.add_argument(
@@ -284,4 +287,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(main)
