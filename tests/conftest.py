@@ -22,6 +22,7 @@ TINY_MODEL_VERSION = "1.0"
 # The token length the tiny model is "trained" with: saved in its tokenizer config, as training's
 # export does, and so packed into the archive's handler settings.
 TINY_MAX_LENGTH = 128
+TINY_TEMPERATURE = 1.5
 # torch, transformers and TorchServe are imported inside the fixtures, so test folders that never
 # use them collect fast.
 
@@ -39,6 +40,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from transformers import AutoTokenizer, DebertaV2Config, DebertaV2ForSequenceClassification
 
     from contract import id2label, label2id
+    from handlers.calibration import Calibration
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_dir())
     config = DebertaV2Config(
@@ -61,6 +63,8 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.save_pretrained(path)
     tokenizer.model_max_length = TINY_MAX_LENGTH
     tokenizer.save_pretrained(path)
+    # As training leaves it: a fitted calibration beside the weights (values made up here).
+    Calibration(temperature=TINY_TEMPERATURE, low_confidence_threshold=0.3).save(path)
     return path
 
 

@@ -3,11 +3,14 @@
 ```
 {"intent": "translation", "confidence": 0.97,
  "top_k": [{"intent": "translation", "score": 0.97}, ...],
- "model_version": "3", "truncated": false}
+ "model_version": "3", "truncated": false, "low_confidence": false}
 ```
 
-``confidence`` is the top probability; ``top_k`` is ranked, best first, and starts with
-``intent``; ``truncated`` says the prompt was cut to the model's token limit. The handler builds
+``confidence`` is the top probability, calibrated on held-out data so that it can be read as the
+chance the intent is right; ``top_k`` is ranked, best first, and starts with ``intent``;
+``truncated`` says the prompt was cut to the model's token limit; ``low_confidence`` says the
+confidence is under the threshold chosen on validation data, so a caller should not act on the
+intent alone (older servers may omit it: read it as false). The handler builds
 it, and every reader (client, deploy and smoke checks, API) checks it with
 :func:`check_prediction`.
 """
@@ -15,7 +18,7 @@ it, and every reader (client, deploy and smoke checks, API) checks it with
 from __future__ import annotations
 
 from collections.abc import Container
-from typing import Any, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 # The name the model is registered and served under.
 MODEL_NAME = "intent_classifier"
@@ -32,9 +35,11 @@ class PredictionBody(TypedDict):
     top_k: list[ScoreBody]
     model_version: str
     truncated: bool
+    low_confidence: NotRequired[bool]
 
 
-PREDICTION_FIELDS = tuple(PredictionBody.__annotations__)
+PREDICTION_FIELDS = ("intent", "confidence", "top_k", "model_version", "truncated")
+OPTIONAL_FIELDS = ("low_confidence",)
 
 
 def check_prediction(payload: Any, labels: Container[str] | None = None) -> PredictionBody:
@@ -49,8 +54,9 @@ def check_prediction(payload: Any, labels: Container[str] | None = None) -> Pred
     _probability(payload["confidence"], "confidence")
     if not isinstance(payload["model_version"], str) or not payload["model_version"]:
         raise ValueError("prediction's model_version must be a non-empty string")
-    if not isinstance(payload["truncated"], bool):
-        raise ValueError("prediction's truncated must be true or false")
+    for flag in ("truncated", *OPTIONAL_FIELDS):
+        if flag in payload and not isinstance(payload[flag], bool):
+            raise ValueError(f"prediction's {flag} must be true or false")
     top_k = payload["top_k"]
     if not isinstance(top_k, list) or not top_k:
         raise ValueError("prediction's top_k must be a non-empty list")

@@ -26,6 +26,7 @@ from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from contract import MAX_BODY_BYTES, check_text, sha256_file
+from handlers.calibration import Calibration
 
 # Folder of the Hugging Face model directory inside a .mar; model-config.yaml's handler section
 # may name another.
@@ -104,6 +105,7 @@ class IntentPredictor:
         top_k: int = DEFAULT_TOP_K,
         model_version: str = "unknown",
         half_precision: bool = False,
+        calibration: Calibration | None = None,
     ) -> None:
         id2label = model.config.id2label
         self.labels = [id2label[i] for i in range(len(id2label))]
@@ -122,6 +124,7 @@ class IntentPredictor:
         self.half_precision = half_precision and self.device.type == "cuda"
         self._encoder = _batch_encoder(tokenizer, max_length)
         self._input_names = [n for n in tokenizer.model_input_names if n in MODEL_INPUTS]
+        self.calibration = calibration or Calibration()
 
     @classmethod
     def from_pretrained(
@@ -134,7 +137,8 @@ class IntentPredictor:
         model_version: str = "unknown",
         half_precision: bool = False,
     ) -> IntentPredictor:
-        """Load a ``save_pretrained`` directory (weights, tokenizer, config with ``id2label``)."""
+        """Load a ``save_pretrained`` directory (weights, tokenizer, config with ``id2label``, and
+        the ``calibration.json`` training fitted, when there is one)."""
         model_dir = Path(model_dir)
         if not (model_dir / "config.json").is_file():
             raise FileNotFoundError(f"{model_dir} is not a Hugging Face model directory")
@@ -148,6 +152,7 @@ class IntentPredictor:
             top_k=top_k,
             model_version=model_version,
             half_precision=half_precision,
+            calibration=Calibration.load(model_dir),
         )
 
     @classmethod
@@ -184,8 +189,8 @@ class IntentPredictor:
         }
         return EncodedBatch(inputs=inputs, truncated=[bool(e.overflowing) for e in encodings])
 
-    def forward(self, batch: EncodedBatch) -> torch.Tensor:
-        """Class probabilities, shape (prompts, labels), float32 on the CPU."""
+    def logits(self, batch: EncodedBatch) -> torch.Tensor:
+        """The model's raw scores, shape (prompts, labels), float32 on the CPU, uncalibrated."""
         autocast = (
             torch.autocast("cuda", dtype=torch.float16)
             if self.half_precision
@@ -193,11 +198,21 @@ class IntentPredictor:
         )
         with torch.inference_mode(), autocast:
             logits = self.model(**batch.inputs).logits
-        return logits.float().softmax(dim=-1).cpu()
+        return logits.float().cpu()
+
+    def forward(self, batch: EncodedBatch) -> torch.Tensor:
+        """Calibrated class probabilities, shape (prompts, labels), float32 on the CPU."""
+        return self.probabilities(self.logits(batch))
+
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """Softmax of ``logits`` at the calibration's temperature."""
+        return (logits / self.calibration.temperature).softmax(dim=-1)
 
     def decode(self, probabilities: torch.Tensor, truncated: Sequence[bool]) -> list[dict]:
-        """One result dict per row: intent, confidence, top_k, model_version, truncated."""
+        """One result dict per row: intent, confidence, top_k, model_version, truncated, and
+        low_confidence (the top probability is under the calibration's threshold)."""
         top = probabilities.topk(self.top_k, dim=-1)
+        threshold = self.calibration.low_confidence_threshold
         results = []
         for scores, ids, was_truncated in zip(
             top.values.tolist(), top.indices.tolist(), truncated, strict=True
@@ -213,13 +228,15 @@ class IntentPredictor:
                     "top_k": ranked,
                     "model_version": self.model_version,
                     "truncated": was_truncated,
+                    "low_confidence": scores[0] < threshold,
                 }
             )
         return results
 
     def predict(self, texts: Sequence[str]) -> list[dict]:
         """One dict per text, in order: {"intent": str, "confidence": float,
-        "top_k": [{"intent": str, "score": float}, ...], "model_version": str, "truncated": bool}.
+        "top_k": [{"intent": str, "score": float}, ...], "model_version": str, "truncated": bool,
+        "low_confidence": bool}.
         Texts must be non-blank str (raise ValueError otherwise)."""
         if isinstance(texts, str):
             raise ValueError("predict() takes a sequence of texts; wrap a single text in a list")

@@ -13,14 +13,17 @@ from serving_client.client import BatchResult, TorchServeClient
 from serving_client.errors import (
     AuthenticationError,
     CircuitOpenError,
+    ConfigurationError,
     InvalidInputError,
     ModelNotFoundError,
+    PoolTimeoutError,
     ServerBusyError,
     TorchServeConnectionError,
     TorchServeError,
     TorchServeInferenceError,
     TorchServeTimeoutError,
 )
+from serving_client.redaction import protect_loggers
 from serving_client.results import HealthStatus, IntentPrediction, IntentScore, ModelInfo
 from serving_client.settings import ClientSettings
 from serving_client.sync import SyncTorchServeClient
@@ -32,12 +35,14 @@ __all__ = [
     "CircuitBreaker",
     "CircuitOpenError",
     "ClientSettings",
+    "ConfigurationError",
     "HealthStatus",
     "IntentPrediction",
     "IntentScore",
     "InvalidInputError",
     "ModelInfo",
     "ModelNotFoundError",
+    "PoolTimeoutError",
     "ServerBusyError",
     "SyncTorchServeClient",
     "TorchServeClient",
@@ -46,3 +51,6 @@ __all__ = [
     "TorchServeInferenceError",
     "TorchServeTimeoutError",
 ]
+
+# Every module above has made its logger by now; each gets the token filter.
+protect_loggers()

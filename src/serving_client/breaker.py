@@ -5,8 +5,18 @@ once with ``CircuitOpenError`` until the recovery timeout (stretched by a random
 ``jitter``) has passed. Half-open: up to ``half_open_probes`` calls go through as probes while the
 rest are rejected; a probe's success closes the breaker, its failure opens it again.
 
-Only server and transport failures count. Outcomes that say nothing about the server's health
-(bad input, bad token, unknown model) are reported with ``record_neutral``.
+Only faults of the server count: it could not be reached, broke the connection, did not answer
+in the time it had, or said it was out of capacity (``serving_client.responses`` says which
+answers those are). Outcomes that say nothing about the server's health are reported with
+``record_neutral``: bad input, bad token, unknown model, the model failing on one request's
+input, the client's own queue for connections. One breaker serves every call of a client, so
+letting a single request's failure count would let one poison input pause everyone.
+
+A half-open probe holds one of the ``half_open_probes`` slots until its outcome is recorded.
+``admit()`` wraps the ticket in an ``Admission`` whose ``with`` block records a neutral outcome
+on any exit without a verdict (cancellation, an unexpected exception, ``KeyboardInterrupt``), so
+a slot cannot be lost and the breaker cannot stay half-open with no probe in flight. Recording a
+ticket twice, or a ticket of an earlier half-open period, frees nothing.
 
 Every method is synchronous and does not await, so state changes are atomic with respect to the
 coroutines of one event loop.
@@ -14,10 +24,12 @@ coroutines of one event loop.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 from collections.abc import Callable
 from enum import IntEnum
+from types import TracebackType
 
 from serving_client.errors import CircuitOpenError
 
@@ -34,7 +46,8 @@ class BreakerState(IntEnum):
 
 
 class CircuitBreaker:
-    """Guards calls to one endpoint. ``allow()`` before a call, then one ``record_*`` after it.
+    """Guards calls to one endpoint. ``allow()`` before a call, then one ``record_*`` after it;
+    or ``with breaker.admit() as admission:`` and one of its methods.
 
     >>> import time
     >>> breaker = CircuitBreaker(
@@ -73,10 +86,11 @@ class CircuitBreaker:
         self._state = BreakerState.CLOSED
         self._failures = 0
         self._reopen_at = 0.0
-        self._probes_in_flight = 0
-        # Half-open periods are numbered so that a late probe of an earlier period cannot free a
-        # slot of the current one.
-        self._half_open_period = 0
+        # The tickets of the probes in flight. Tickets are never reused and the set is emptied
+        # on every change of state, so a late or repeated record cannot free a slot it does not
+        # hold.
+        self._probes: set[int] = set()
+        self._tickets = itertools.count(1)
 
     @property
     def state(self) -> BreakerState:
@@ -89,21 +103,39 @@ class CircuitBreaker:
     def consecutive_failures(self) -> int:
         return self._failures
 
-    def allow(self) -> int:
-        """Admit a call or raise ``CircuitOpenError``. Returns the call's ticket, to pass to the
-        ``record_*`` method: 0 for an ordinary call, non-zero for a half-open probe."""
+    @property
+    def probes_in_flight(self) -> int:
+        """Half-open probes admitted whose outcome is not recorded yet."""
+        return len(self._probes)
+
+    def reject_if_open(self) -> None:
+        """Raise ``CircuitOpenError`` when ``allow()`` would, without taking a ticket: lets a
+        call fail fast before it queues for a connection."""
         state = self.state
         if state is BreakerState.CLOSED:
-            return 0
-        if state is BreakerState.HALF_OPEN and self._probes_in_flight < self.half_open_probes:
-            self._probes_in_flight += 1
-            return self._half_open_period
+            return
+        if state is BreakerState.HALF_OPEN and len(self._probes) < self.half_open_probes:
+            return
         wait = max(self._reopen_at - self._clock(), 0.0)
         raise CircuitOpenError(
             f"TorchServe endpoint {self.name!r} is failing; calls are paused for {wait:.1f} s "
             "after repeated server errors",
             retry_after=wait,
         )
+
+    def allow(self) -> int:
+        """Admit a call or raise ``CircuitOpenError``. Returns the call's ticket, to pass to the
+        ``record_*`` method: 0 for an ordinary call, non-zero for a half-open probe."""
+        self.reject_if_open()
+        if self._state is BreakerState.CLOSED:
+            return 0
+        ticket = next(self._tickets)
+        self._probes.add(ticket)
+        return ticket
+
+    def admit(self) -> Admission:
+        """``allow()`` wrapped for a ``with`` block that always returns a probe's slot."""
+        return Admission(self, self.allow())
 
     def record_success(self, ticket: int = 0) -> None:
         """A call reached the server and it answered; closes a half-open breaker."""
@@ -128,8 +160,7 @@ class CircuitBreaker:
         self._release(ticket)
 
     def _release(self, ticket: int) -> None:
-        if ticket and ticket == self._half_open_period and self._state is BreakerState.HALF_OPEN:
-            self._probes_in_flight -= 1
+        self._probes.discard(ticket)
 
     def _open(self) -> None:
         stretch = 1.0 + self.jitter * self._rng()
@@ -142,10 +173,49 @@ class CircuitBreaker:
         previous, self._state = self._state, state
         if state is BreakerState.CLOSED:
             self._failures = 0
-        self._probes_in_flight = 0
-        if state is BreakerState.HALF_OPEN:
-            self._half_open_period += 1
+        self._probes.clear()
         log = logger.warning if state is BreakerState.OPEN else logger.info
         log("circuit breaker %s: %s -> %s", self.name, previous.name, state.name)
         if self._on_state_change is not None:
             self._on_state_change(self.name, state)
+
+
+class Admission:
+    """One admitted call: record its outcome with ``success()``, ``failure()`` or ``neutral()``.
+
+    Only the first verdict counts. Leaving the ``with`` block without one records a neutral
+    outcome, whatever ended it.
+    """
+
+    __slots__ = ("_breaker", "_recorded", "ticket")
+
+    def __init__(self, breaker: CircuitBreaker, ticket: int) -> None:
+        self._breaker = breaker
+        self.ticket = ticket
+        self._recorded = False
+
+    def success(self) -> None:
+        if not self._recorded:
+            self._recorded = True
+            self._breaker.record_success(self.ticket)
+
+    def failure(self) -> None:
+        if not self._recorded:
+            self._recorded = True
+            self._breaker.record_failure(self.ticket)
+
+    def neutral(self) -> None:
+        if not self._recorded:
+            self._recorded = True
+            self._breaker.record_neutral(self.ticket)
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.neutral()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import numbers
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -14,10 +16,11 @@ from typing import Any, Self, cast
 from prometheus_client import CollectorRegistry
 
 from serving_client.breaker import CircuitBreaker
-from serving_client.errors import InvalidInputError, TorchServeError
+from serving_client.errors import ConfigurationError, InvalidInputError, TorchServeError
 from serving_client.health import HealthMonitor
 from serving_client.local import LocalBackend, Predictor
 from serving_client.metrics import ClientMetrics
+from serving_client.redaction import describe_error
 from serving_client.remote import RemoteBackend
 from serving_client.results import HealthStatus, IntentPrediction, ModelInfo
 from serving_client.settings import ClientSettings
@@ -44,6 +47,9 @@ class TorchServeClient:
     metrics; ``clock``, ``sleep`` and ``rng`` drive the breaker, the health cache and the backoff
     (tests pass fakes). ``wire`` replaces the transport the settings name;
     ``predictor`` stands in for the local model in local mode.
+
+    Every error a call raises is a ``TorchServeError`` (see ``serving_client.errors``); settings
+    that do not validate raise ``ConfigurationError``, which is also a ``ValueError``.
     """
 
     def __init__(
@@ -58,9 +64,12 @@ class TorchServeClient:
         predictor: Predictor | None = None,
         **options: Any,
     ) -> None:
-        self.settings = (
-            ClientSettings.build(options) if settings is None else settings.replace(**options)
-        )
+        try:
+            self.settings = (
+                ClientSettings.build(options) if settings is None else settings.replace(**options)
+            )
+        except ValueError as exc:  # the message names the setting and its variable
+            raise ConfigurationError(str(exc)) from None
         self._metrics = ClientMetrics.of(registry)
         self._backend: RemoteBackend | LocalBackend
         if self.settings.use_torchserve:
@@ -97,7 +106,11 @@ class TorchServeClient:
         **options: Any,
     ) -> Self:
         """A client configured from the environment (see ``serving_client.settings``)."""
-        return cls(ClientSettings.from_env(environ, **options), registry=registry)
+        try:
+            settings = ClientSettings.from_env(environ, **options)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        return cls(settings, registry=registry)
 
     @property
     def breaker(self) -> CircuitBreaker | None:
@@ -136,6 +149,10 @@ class TorchServeClient:
         except TorchServeError as error:
             self._metrics.observe_call(error.status_label, loop.time() - started)
             raise
+        except Exception as exc:
+            error = _unexpected(exc, "classify")
+            self._metrics.observe_call(error.status_label, loop.time() - started)
+            raise error from exc
         self._metrics.observe_call("success", prediction.latency_ms / 1000.0)
         return prediction
 
@@ -153,21 +170,36 @@ class TorchServeClient:
             raise InvalidInputError(
                 "classify_batch takes a list of texts; call classify() for a single text"
             )
-        items = list(texts)
+        items = list(texts)  # an exception of the caller's own iterable is theirs, as it is
         timeout = self._timeout(timeout)
         size = self.settings.batch_chunk_size
         results: list[BatchResult] = []
-        for start in range(0, len(items), size):
-            results.extend(await self._classify_chunk(items[start : start + size], timeout))
+        try:
+            for start in range(0, len(items), size):
+                results.extend(await self._classify_chunk(items[start : start + size], timeout))
+        except TorchServeError:  # local mode: the model could not be loaded
+            raise
+        except Exception as exc:
+            raise _unexpected(exc, "classify_batch") from exc
         return results
 
     async def health(self) -> HealthStatus:
         """The server's health, from a ``/ping`` at most ``health_check_interval`` seconds old."""
-        return await self._health.status()
+        try:
+            return await self._health.status()
+        except TorchServeError:
+            raise
+        except Exception as exc:
+            raise _unexpected(exc, "health") from exc
 
     async def model_info(self) -> ModelInfo:
         """The model's workers, batching and queue, from TorchServe's management API."""
-        return await self._backend.describe()
+        try:
+            return await self._backend.describe()
+        except TorchServeError:
+            raise
+        except Exception as exc:
+            raise _unexpected(exc, "model_info") from exc
 
     async def _classify_chunk(self, texts: Sequence[Any], timeout: float) -> list[BatchResult]:
         if isinstance(self._backend, LocalBackend):
@@ -178,12 +210,8 @@ class TorchServeClient:
     async def _classify_or_error(self, text: Any, timeout: float) -> BatchResult:
         try:
             return await self.classify(text, timeout=timeout)
-        except TorchServeError as error:
+        except TorchServeError as error:  # all classify() raises, short of cancellation
             return error
-        except Exception:
-            # A bug must not cost the other inputs their results.
-            logger.exception("unexpected error while classifying a batch entry")
-            return TorchServeError("the client failed on this input; see its log")
 
     async def _classify_local_chunk(
         self, backend: LocalBackend, texts: Sequence[Any], timeout: float
@@ -225,6 +253,22 @@ class TorchServeClient:
     def _timeout(self, timeout: float | None) -> float:
         if timeout is None:
             return self.settings.timeout
-        if timeout <= 0:
-            raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, numbers.Real)
+            or not math.isfinite(timeout)
+            or timeout <= 0
+        ):
+            raise ConfigurationError(
+                f"timeout must be a positive, finite number of seconds, got {timeout!r}"
+            )
         return float(timeout)
+
+
+def _unexpected(exc: Exception, call: str) -> TorchServeError:
+    """A bug (no rule covers ``exc``) as the one error type callers handle; logged here with
+    its traceback."""
+    logger.error("%s() failed in the client: %s", call, describe_error(exc), exc_info=exc)
+    return TorchServeError(
+        f"the client failed in {call}() ({type(exc).__name__}); see the client's log"
+    )

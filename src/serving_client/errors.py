@@ -4,13 +4,19 @@
 TorchServeError                   anything the client could not do
 ├── TorchServeConnectionError     network failure: retried, then raised; check the server is up
 │   └── TorchServeTimeoutError    the call's deadline passed
+│       └── PoolTimeoutError      ...while waiting for one of the client's own connections
 ├── ServerBusyError               no worker free or queue full (503, 429): retried, then raised
 ├── TorchServeInferenceError      the model failed on this input (5xx): not retried
 ├── InvalidInputError             bad input (4xx or client-side check): fix the input
 ├── AuthenticationError           token missing, wrong or expired: re-authenticate
 ├── ModelNotFoundError            the model is not registered: check the model name
-└── CircuitOpenError              recent calls failed; rejected without calling the server
+├── CircuitOpenError              recent calls failed; rejected without calling the server
+└── ConfigurationError            bad settings, call options or key file: fix the code or env
 ```
+
+Nothing else escapes the client's calls: an exception no rule covers (a bug) comes out as a plain
+``TorchServeError`` with the original as ``__cause__``. Cancellation (``asyncio.CancelledError``)
+and ``KeyboardInterrupt`` pass through untouched.
 
 Messages are safe to show to a user: they hold no token and no server internals (those are
 logged by the client).
@@ -45,6 +51,16 @@ class TorchServeTimeoutError(TorchServeConnectionError):
     """The call's deadline passed before an answer arrived."""
 
     status_label = "timeout"
+
+
+class PoolTimeoutError(TorchServeTimeoutError):
+    """The call's deadline passed while it waited for one of the client's own connections.
+
+    Says nothing about the server (it was never asked), so it does not count against the
+    breaker: too many calls at once for ``max_connections``.
+    """
+
+    status_label = "pool_timeout"
 
 
 class ServerBusyError(TorchServeError):
@@ -96,6 +112,13 @@ class CircuitOpenError(TorchServeError):
         self.retry_after = retry_after
 
 
+class ConfigurationError(TorchServeError, ValueError):
+    """The client's settings, a call's options or the key file cannot be used as given; the
+    message says what to change. Nothing was sent."""
+
+    status_label = "configuration_error"
+
+
 STATUS_LABELS: tuple[str, ...] = (
     "success",
     *(
@@ -104,12 +127,14 @@ STATUS_LABELS: tuple[str, ...] = (
             TorchServeError,
             TorchServeConnectionError,
             TorchServeTimeoutError,
+            PoolTimeoutError,
             ServerBusyError,
             TorchServeInferenceError,
             InvalidInputError,
             AuthenticationError,
             ModelNotFoundError,
             CircuitOpenError,
+            ConfigurationError,
         )
     ),
 )

@@ -2,11 +2,14 @@
 
 | Metric | Type | Labels | Meaning |
 |---|---|---|---|
-| ``torchserve_requests_total`` | counter | ``status`` | calls by outcome: "success" or error |
+| ``torchserve_requests_total`` | counter | ``status`` | calls by outcome: "success" or an error |
 | ``torchserve_request_duration_seconds`` | histogram | | a call's wall time, retries included |
 | ``torchserve_connection_status`` | gauge | | 1: the server answered last; 0: it did not |
 | ``torchserve_retry_total`` | counter | ``reason`` | retries by cause ("connect", "429", …) |
 | ``torchserve_circuit_breaker_state`` | gauge | ``endpoint`` | 0 closed, 1 open, 2 half-open |
+
+A failed call's ``status`` is its error's ``status_label`` (``errors.STATUS_LABELS``): a
+"pool_timeout" is the client's own pool saturated, a "timeout" the server too slow.
 
 Clients that share a registry share one set of metrics (the default is prometheus_client's
 global registry).

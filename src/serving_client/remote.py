@@ -1,4 +1,11 @@
-"""Calls to a TorchServe server: retries, deadline, circuit breaker, token."""
+"""Calls to a TorchServe server: retries, deadline, circuit breaker, token.
+
+One attempt runs in this order: wait for one of the client's own connection slots (bounded only
+by the call's deadline; running out of it there is a ``PoolTimeoutError``, which is not the
+server's fault), take the breaker's ticket, then start the attempt's clock and send. So a burst
+larger than ``max_connections`` queues in the client without any of that wait being charged to
+the server.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +19,38 @@ from collections.abc import Awaitable, Callable
 import aiohttp
 import httpx
 
+from serving_client.auth import Credentials, Headers
 from serving_client.breaker import BreakerState, CircuitBreaker
-from serving_client.errors import AuthenticationError, TorchServeError
+from serving_client.errors import (
+    AuthenticationError,
+    CircuitOpenError,
+    PoolTimeoutError,
+    TorchServeError,
+)
 from serving_client.metrics import ClientMetrics
 from serving_client.responses import (
     Failure,
     failure_from_exception,
+    failure_from_parse,
     failure_from_response,
+    failure_from_unexpected,
     parse_prediction,
 )
 from serving_client.results import HealthStatus, IntentPrediction, ModelInfo
 from serving_client.retry import RetryPolicy
-from serving_client.settings import ClientSettings, read_key_file
+from serving_client.settings import ClientSettings
 from serving_client.transports import Wire, WireResponse, build_wire
 
 logger = logging.getLogger(__name__)
 
 # What a request can fail with short of an answer: each transport's network errors, a deadline.
 NETWORK_ERRORS = (aiohttp.ClientError, httpx.TransportError, TimeoutError)
+
+# A timeout counts against the server only when the attempt had at least this share of the time
+# one attempt is configured to get (``attempt_timeout``, else ``timeout``). With less, the call's
+# deadline had been spent elsewhere (the client's queue, a short per-call timeout) and the
+# timeout says little about the server.
+FAIR_SHARE = 0.5
 
 
 class RemoteBackend:
@@ -46,6 +67,7 @@ class RemoteBackend:
         wire: Wire | None = None,
     ) -> None:
         self._settings = settings
+        self._credentials = Credentials(settings)
         self._metrics = metrics
         self._sleep = sleep
         self._rng = rng
@@ -58,6 +80,7 @@ class RemoteBackend:
             f"/{settings.model_version}" if settings.model_version else ""
         )
         self._url = settings.predictions_url
+        self._attempt_budget = settings.attempt_timeout or settings.timeout
         self._policy = RetryPolicy(
             max_retries=settings.max_retries,
             backoff_base=settings.backoff_base,
@@ -75,8 +98,6 @@ class RemoteBackend:
             on_state_change=metrics.set_breaker_state,
         )
         metrics.set_breaker_state(self.breaker.name, BreakerState.CLOSED)
-        self._inference_key = settings.inference_key()
-        self._headers = _headers(self._inference_key, json_body=True)
         self.on_reachable: Callable[[bool], None] | None = None
         self._reachable: bool | None = None
 
@@ -96,43 +117,36 @@ class RemoteBackend:
         last_error: TorchServeError | None = None
         while True:
             attempts = retries + 1 + key_refreshed
-            try:
-                ticket = self.breaker.allow()
-            except TorchServeError as error:
-                # Opened by this call's own failed attempts: the last failure is the cause.
-                error.attempts = attempts - 1
-                raise error from last_error
-            headers = self._headers
+            headers = self._credentials.inference_headers
             if retries:
                 headers = [*headers, ("X-Retry-Count", str(retries))]
-            outcome = await self._attempt(body, headers, deadline)
-            if not isinstance(outcome, Failure):
-                try:
-                    prediction = parse_prediction(
-                        outcome,
-                        attempts=attempts,
-                        latency_ms=(loop.time() - started) * 1000.0,
-                        truncated=truncated,
-                    )
-                except TorchServeError as error:
-                    outcome = Failure(error, None, server_fault=True, detail=repr(error.__cause__))
-                else:
-                    self.breaker.record_success(ticket)
-                    self._report_reachable(True)
-                    return prediction
+            try:
+                outcome = await self._attempt(
+                    body, headers, deadline, started=started, attempts=attempts, truncated=truncated
+                )
+            except (CircuitOpenError, PoolTimeoutError) as error:
+                # No request was made. An open breaker was opened by this call's own failed
+                # attempts or others'; either way the last failure is the cause.
+                error.attempts = attempts - 1
+                raise error from last_error
+            if isinstance(outcome, IntentPrediction):
+                self._report_reachable(True)
+                return outcome
             failure = outcome
             last_error = failure.error
-            if failure.server_fault:
-                self.breaker.record_failure(ticket)
-            else:
-                self.breaker.record_neutral(ticket)
             self._report_reachable(failure.retry_reason not in ("connect", "network", "timeout"))
             failure.error.attempts = attempts
-            log = logger.warning if failure.server_fault else logger.info
-            log("POST %s attempt %d failed: %s", self._url, attempts, failure.detail)
+            logger.log(
+                failure.log_level,
+                "POST %s attempt %d failed: %s",
+                self._url,
+                attempts,
+                failure.detail,
+                exc_info=failure.unexpected,
+            )
             if isinstance(failure.error, AuthenticationError) and not key_refreshed:
                 key_refreshed = True
-                if self._refresh_key():
+                if self._credentials.refresh():
                     continue
             if failure.retry_reason is None or retries >= self._policy.max_retries:
                 raise failure.error
@@ -144,27 +158,85 @@ class RemoteBackend:
             retries += 1
 
     async def _attempt(
-        self, body: bytes, headers: list[tuple[str, str]], deadline: float
-    ) -> bytes | Failure:
-        """One request: the 200 answer's body, or what went wrong."""
+        self,
+        body: bytes,
+        headers: Headers,
+        deadline: float,
+        *,
+        started: float,
+        attempts: int,
+        truncated: bool,
+    ) -> IntentPrediction | Failure:
+        """One request: a connection slot, then the breaker's ticket, then the request.
+
+        Raises ``CircuitOpenError`` or ``PoolTimeoutError`` when no request could be made. The
+        ticket's outcome is recorded however the attempt ends (see ``CircuitBreaker.admit``).
+        """
+        # Fail fast rather than queue for a slot only to be turned away.
+        self.breaker.reject_if_open()
+        await self._take_slot(deadline)
+        try:
+            with self.breaker.admit() as admission:
+                answer = await self._send(body, headers, deadline)
+                if isinstance(answer, Failure):
+                    outcome: IntentPrediction | Failure = answer
+                else:
+                    latency_ms = (asyncio.get_running_loop().time() - started) * 1000.0
+                    try:
+                        outcome = parse_prediction(
+                            answer, attempts=attempts, latency_ms=latency_ms, truncated=truncated
+                        )
+                    except TorchServeError as error:
+                        outcome = failure_from_parse(error)
+                if isinstance(outcome, IntentPrediction):
+                    admission.success()
+                elif outcome.server_fault:
+                    admission.failure()
+                else:
+                    admission.neutral()
+                return outcome
+        finally:
+            self._slots.release()
+
+    async def _take_slot(self, deadline: float) -> None:
+        """One of the client's ``max_connections`` slots, or ``PoolTimeoutError`` if the call's
+        deadline passes first."""
+        try:
+            async with asyncio.timeout_at(deadline):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise PoolTimeoutError(
+                f"the call's deadline passed while it waited for one of the client's own "
+                f"{self._settings.max_connections} connections to TorchServe at {self._where}; "
+                "raise TORCHSERVE_MAX_CONNECTIONS or send fewer calls at once"
+            ) from None
+
+    async def _send(self, body: bytes, headers: Headers, deadline: float) -> bytes | Failure:
+        """Send and read the answer within the attempt's time: the 200 body, or what failed."""
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
         attempt_timeout = self._settings.attempt_timeout
         if attempt_timeout is not None:
-            deadline = min(deadline, asyncio.get_running_loop().time() + attempt_timeout)
+            deadline = min(deadline, sent + attempt_timeout)
         try:
-            async with asyncio.timeout_at(deadline), self._slots:
+            async with asyncio.timeout_at(deadline):
                 response = await self._wire.request("POST", self._url, headers=headers, body=body)
         except NETWORK_ERRORS as exc:
-            return failure_from_exception(exc, where=self._where)
+            fair = deadline - sent >= FAIR_SHARE * self._attempt_budget
+            return failure_from_exception(exc, where=self._where, server_had_time=fair)
+        except Exception as exc:
+            return failure_from_unexpected(exc, where=self._where)
         if response.status != 200:
             return failure_from_response(response, model=self._model, where=self._where)
         return response.content
 
     async def ping(self) -> HealthStatus:
-        """TorchServe's ``/ping``, within the health-check timeout; never raises for the server's
-        or the network's faults (they come back as an unhealthy status)."""
+        """TorchServe's ``/ping``, within the health-check timeout. Never raises: the server's
+        and the network's faults come back as an unhealthy status ("Unreachable",
+        "Unauthorized", the server's own word), a failure of the client itself as "Unknown"."""
         loop = asyncio.get_running_loop()
         started = loop.time()
-        headers = _headers(self._inference_key, json_body=False)
+        headers = self._credentials.ping_headers
         status, detail = "Unreachable", ""
         try:
             async with asyncio.timeout(self._settings.health_check_timeout):
@@ -172,8 +244,13 @@ class RemoteBackend:
                     "GET", self._settings.inference_url + "/ping", headers=headers
                 )
         except NETWORK_ERRORS as exc:
-            detail = failure_from_exception(exc, where=self._where).error.message
-            logger.warning("GET /ping on %s failed: %r", self._where, exc)
+            failure = failure_from_exception(exc, where=self._where, server_had_time=True)
+            detail = failure.error.message
+            logger.warning("GET /ping on %s failed: %s", self._where, failure.detail)
+        except Exception as exc:
+            failure = failure_from_unexpected(exc, where=self._where)
+            status, detail = "Unknown", failure.error.message
+            logger.error("GET /ping on %s failed: %s", self._where, failure.detail, exc_info=exc)
         else:
             if response.status == 400:
                 failure = failure_from_response(response, model=self._model, where=self._where)
@@ -192,20 +269,32 @@ class RemoteBackend:
         """The model's entry in the management API (``GET /models/{name}[/{version}]``)."""
         url = f"{self._settings.management_url}/models/{self._model}"
         where = f"{self._settings.host}:{self._settings.management_port}"
-        headers = _headers(self._settings.management_key(), json_body=False)
+        headers = self._credentials.management_headers()
+        failure: Failure | None = None
         try:
             async with asyncio.timeout(self._settings.timeout):
                 response = await self._wire.request("GET", url, headers=headers)
         except NETWORK_ERRORS as exc:
-            logger.warning("GET %s failed: %r", url, exc)
-            raise failure_from_exception(exc, where=where).error from None
-        if response.status != 200:
-            failure = failure_from_response(response, model=self._model, where=where)
-            logger.info("GET %s failed: %s", url, failure.detail)
+            failure = failure_from_exception(exc, where=where, server_had_time=True)
+        except Exception as exc:
+            failure = failure_from_unexpected(exc, where=where)
+        else:
+            if response.status != 200:
+                failure = failure_from_response(response, model=self._model, where=where)
+        if failure is not None:
+            # Raised out here so that a network error (whose repr can hold the request's
+            # headers) does not ride along as the error's context.
+            logger.log(
+                failure.log_level,
+                "GET %s failed: %s",
+                url,
+                failure.detail,
+                exc_info=failure.unexpected,
+            )
             raise failure.error
         try:
             return ModelInfo.from_description(json.loads(response.content)[0])
-        except (ValueError, TypeError, LookupError) as exc:
+        except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
             raise TorchServeError(
                 f"TorchServe's management API at {where} answered an unexpected model description"
             ) from exc
@@ -222,34 +311,11 @@ class RemoteBackend:
         if self.on_reachable is not None:
             self.on_reachable(reachable)
 
-    def _refresh_key(self) -> bool:
-        """Re-read the key file after a refused token; True when the key changed."""
-        if self._settings.token is not None or self._settings.token_file is None:
-            return False
-        try:
-            key = read_key_file(self._settings.token_file, "inference")
-        except ValueError as exc:
-            logger.warning("cannot re-read the TorchServe key file: %s", exc)
-            return False
-        if key == self._inference_key:
-            return False
-        logger.info("TorchServe inference key changed in %s; retrying", self._settings.token_file)
-        self._inference_key = key
-        self._headers = _headers(key, json_body=True)
-        return True
-
-
-def _headers(key: str | None, *, json_body: bool) -> list[tuple[str, str]]:
-    headers = [("Content-Type", "application/json")] if json_body else []
-    if key:
-        headers.append(("Authorization", f"Bearer {key}"))
-    return headers
-
 
 def _ping_status(response: WireResponse) -> str:
     try:
         status = json.loads(response.content).get("status")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         status = None
     if isinstance(status, str) and status:
         return status

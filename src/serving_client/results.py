@@ -36,6 +36,9 @@ class IntentPrediction:
     truncated: bool
     latency_ms: float
     attempts: int
+    # The model's own flag: its calibrated confidence is under the threshold chosen on validation
+    # data, so the intent is a guess (False from servers that predate the flag).
+    low_confidence: bool = False
 
     @classmethod
     def from_server(
@@ -54,6 +57,7 @@ class IntentPrediction:
             ),
             model_version=body["model_version"],
             truncated=truncated or body["truncated"],
+            low_confidence=body.get("low_confidence", False),
             latency_ms=latency_ms,
             attempts=attempts,
         )

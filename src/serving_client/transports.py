@@ -43,7 +43,11 @@ class WireResponse:
 
 class Wire(Protocol):
     """Sends one request and reads the whole answer. Raises the carrier's own errors
-    (``aiohttp.ClientError``, ``httpx.TransportError``) for network failures."""
+    (``aiohttp.ClientError``, ``httpx.TransportError``) for network failures.
+
+    Those errors can carry the request, headers and token included (aiohttp's repr shows them),
+    so the client logs only their type and message and never chains them to what it raises.
+    """
 
     async def request(
         self, method: str, url: str, *, headers: Headers, body: bytes | None = None

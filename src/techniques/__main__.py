@@ -69,7 +69,7 @@ def _enhance(args: argparse.Namespace, library: TechniqueLibrary) -> int:
         return _fail(str(exc), 2)
     if args.intent is None:
         try:
-            intent, confidence = asyncio.run(_classify(text))
+            intent, confidence, low_confidence = asyncio.run(_classify(text))
         except Exception as exc:  # any transport or server failure ends the same way for a user
             return _fail(
                 f"could not classify the request through TorchServe ({type(exc).__name__}: "
@@ -77,25 +77,27 @@ def _enhance(args: argparse.Namespace, library: TechniqueLibrary) -> int:
                 f"(one of: {', '.join(library.intents)}).",
                 1,
             )
-        print(f"intent: {intent} (confidence {confidence:.3f})", file=sys.stderr)
+        flag = ", low confidence: generic plan" if low_confidence else ""
+        print(f"intent: {intent} (confidence {confidence:.3f}{flag})", file=sys.stderr)
     else:
         intent = args.intent
         confidence = 1.0 if args.confidence is None else args.confidence
+        low_confidence = None  # the rules' confidence_threshold decides
     try:
-        result = library.enhance(text, intent, confidence)
+        result = library.enhance(text, intent, confidence, low_confidence=low_confidence)
     except (TypeError, ValueError) as exc:
         return _fail(str(exc), 2 if args.intent is not None else 1)
     print(json.dumps(_as_json(result), ensure_ascii=False, indent=2) if args.json else result.text)
     return 0
 
 
-async def _classify(text: str) -> tuple[str, float]:
+async def _classify(text: str) -> tuple[str, float, bool]:
     # Imported here so that `list` and `enhance --intent` work without the serving stack.
     from serving_client import TorchServeClient
 
     async with TorchServeClient.from_env() as client:
         prediction = await client.classify(text)
-    return prediction.intent, float(prediction.confidence)
+    return prediction.intent, float(prediction.confidence), prediction.low_confidence
 
 
 def _as_json(result: EnhancedPrompt) -> dict[str, Any]:

@@ -26,7 +26,8 @@ class IntentClassifier(Protocol):
 async def enhance_with_client(
     text: str, client: IntentClassifier, *, library: TechniqueLibrary | None = None
 ) -> EnhancedPrompt:
-    """Classify ``text`` with ``client``, then enhance it for the intent and confidence returned.
+    """Classify ``text`` with ``client``, then enhance it for the intent and confidence returned
+    (and the classifier's ``low_confidence`` flag, when its answer carries one).
 
     ``async with TorchServeClient.from_env() as client: p = await enhance_with_client(t, client)``.
     A blank or non-string ``text`` is rejected before any request is made; errors of the client
@@ -35,4 +36,8 @@ async def enhance_with_client(
     check_text(text)
     library = library if library is not None else default_library()
     prediction = await client.classify(text)
-    return library.enhance(text, prediction.intent, prediction.confidence)
+    # The classifier's low-confidence flag, when it sends one, decides the generic plan.
+    low_confidence = getattr(prediction, "low_confidence", None)
+    return library.enhance(
+        text, prediction.intent, prediction.confidence, low_confidence=low_confidence
+    )

@@ -76,25 +76,40 @@ class TechniqueLibrary:
         )
 
     def select(
-        self, intent: str, confidence: float, complexity: Complexity
+        self,
+        intent: str,
+        confidence: float,
+        complexity: Complexity,
+        *,
+        low_confidence: bool | None = None,
     ) -> tuple[TechniqueRef, ...]:
         """The techniques for a request of this intent, confidence and complexity, highest
-        priority first, e.g. ``select("reasoning", 0.9, "simple")``."""
+        priority first, e.g. ``select("reasoning", 0.9, "simple")``. ``low_confidence`` is the
+        classifier's own flag; when given it decides between the generic and the intent's plan
+        (otherwise ``confidence_threshold`` of rules.yaml does)."""
         self._check_intent(intent)
         self._check_confidence(confidence)
         if complexity not in COMPLEXITIES:
             raise ValueError(f"complexity must be one of {COMPLEXITIES}, got {complexity!r}")
-        return self._plan(intent, confidence, complexity).techniques
+        return self._plan(intent, confidence, complexity, low_confidence).techniques
 
     def estimate_complexity(self, text: str) -> Complexity:
         """``"simple"``, ``"moderate"`` or ``"complex"``; see :mod:`techniques.complexity`."""
         check_text(text)
         return self.estimator.estimate(text)
 
-    def enhance(self, text: str, intent: str, confidence: float = 1.0) -> EnhancedPrompt:
+    def enhance(
+        self,
+        text: str,
+        intent: str,
+        confidence: float = 1.0,
+        *,
+        low_confidence: bool | None = None,
+    ) -> EnhancedPrompt:
         """Rewrite request ``text`` with the techniques its intent calls for. The request is kept
         verbatim between ``<user_input>`` tags; the same arguments give the same prompt; a prompt
-        this library produced comes back unchanged, whatever intent is given."""
+        this library produced comes back unchanged, whatever intent is given. A prediction
+        flagged ``low_confidence`` by the classifier gets the generic plan, not the intent's."""
         check_text(text)
         self._check_intent(intent)
         self._check_confidence(confidence)
@@ -106,7 +121,7 @@ class TechniqueLibrary:
                     text, plan.techniques, complexity, intent, confidence, inner, examples
                 )
         complexity = self.estimator.estimate(text)
-        plan = self._plan(intent, confidence, complexity)
+        plan = self._plan(intent, confidence, complexity, low_confidence)
         examples = self._examples(plan, intent, text)
         return EnhancedPrompt(
             plan.render(text, examples),
@@ -141,10 +156,18 @@ class TechniqueLibrary:
                 return plan, complexity, inner, examples
         return None
 
-    def _plan(self, intent: str, confidence: float, complexity: Complexity) -> Plan:
-        if confidence < self.rules.confidence_threshold:
-            return self._low_plans[complexity]
-        return self._plans[intent, complexity]
+    def _plan(
+        self,
+        intent: str,
+        confidence: float,
+        complexity: Complexity,
+        low_confidence: bool | None = None,
+    ) -> Plan:
+        if low_confidence is None:
+            low_confidence = confidence < self.rules.confidence_threshold
+        if not isinstance(low_confidence, bool):
+            raise TypeError(f"low_confidence must be true, false or None, got {low_confidence!r}")
+        return self._low_plans[complexity] if low_confidence else self._plans[intent, complexity]
 
     def _examples(self, plan: Plan, intent: str, text: str) -> tuple[str, ...]:
         if plan.examples_heading is None:
@@ -174,9 +197,11 @@ def default_library() -> TechniqueLibrary:
     return TechniqueLibrary.load()
 
 
-def enhance(text: str, intent: str, confidence: float = 1.0) -> EnhancedPrompt:
+def enhance(
+    text: str, intent: str, confidence: float = 1.0, *, low_confidence: bool | None = None
+) -> EnhancedPrompt:
     """:meth:`TechniqueLibrary.enhance` with the default library."""
-    return default_library().enhance(text, intent, confidence)
+    return default_library().enhance(text, intent, confidence, low_confidence=low_confidence)
 
 
 def select_techniques(

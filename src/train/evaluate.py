@@ -6,7 +6,6 @@ handler runs, so the reported metrics are the served model's."""
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import tempfile
@@ -16,16 +15,18 @@ import datasets
 import hydra
 import mlflow
 import numpy as np
+import pandas as pd
+import torch
 from omegaconf import DictConfig
-from sklearn.metrics import confusion_matrix
 from tqdm import tqdm
 
 from contract import load_labels
 from handlers.prediction import IntentPredictor
 from train.config import register_resolvers
-from train.plots import confusion_png, reliability_png
 from train.registry import promote_if_better, version_for_run
-from train.scoring import calibration, classification_scores, per_class_f1
+from train.reports import build_report, write_predictions, write_reports
+from train.scoring import classification_scores
+from train.slices import slice_scores
 from train.tracking import MODEL_ARTIFACT, tracking_uri
 
 log = logging.getLogger(__name__)
@@ -58,75 +59,37 @@ def resolve_run(cfg: DictConfig) -> tuple[str, Path]:
     return run_id, Path(path)
 
 
-def predict_probs(predictor: IntentPredictor, texts: list[str], batch_size: int) -> np.ndarray:
-    """Class probabilities per text from the serving predictor (its tokenizer, its ``max_length``,
-    its forward pass), batched by similar length to keep padding small."""
+def predict_logits(predictor: IntentPredictor, texts: list[str], batch_size: int) -> np.ndarray:
+    """The serving predictor's raw scores per text (its tokenizer, its ``max_length``, its
+    forward pass), batched by similar length to keep padding small."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    probs = np.zeros((len(texts), len(predictor.labels)), dtype=np.float32)
+    logits = np.zeros((len(texts), len(predictor.labels)), dtype=np.float32)
     for start in tqdm(range(0, len(order), batch_size), desc="Scoring", unit="batch"):
         idx = order[start : start + batch_size]
-        batch = predictor.encode([texts[i] for i in idx])
-        probs[idx] = predictor.forward(batch).numpy()
-    return probs
+        logits[idx] = predictor.logits(predictor.encode([texts[i] for i in idx])).numpy()
+    return logits
 
 
-def write_predictions(path: Path, texts: list[str], refs: np.ndarray, probs: np.ndarray) -> None:
-    """One JSON line per row, in split order: ``{"text", "label", "intent", "confidence"}``, the
-    intent and confidence as the served model answers them."""
-    labels = load_labels()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as out:
-        for text, ref, row in zip(texts, refs, probs, strict=True):
-            best = int(row.argmax())
-            line = {
-                "text": text,
-                "label": labels[ref],
-                "intent": labels[best],
-                "confidence": float(row[best]),
-            }
-            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+def predict_probs(predictor: IntentPredictor, texts: list[str], batch_size: int) -> np.ndarray:
+    """Calibrated class probabilities per text, exactly as the handler computes them."""
+    logits = torch.from_numpy(predict_logits(predictor, texts, batch_size))
+    return predictor.probabilities(logits).numpy()
 
 
-def write_reports(cfg: DictConfig, refs: np.ndarray, probs: np.ndarray, texts: list[str]) -> dict:
-    labels = list(load_labels())
-    preds = probs.argmax(axis=1)
-    scores = classification_scores(refs, probs)
-    calib = calibration(refs, probs, cfg.calibration_bins)
-    report = {
-        "test": {
-            "accuracy": scores["accuracy"],
-            "macro_f1": scores["macro_f1"],
-            "ece": calib["ece"],
-            "samples": len(refs),
-        },
-        "per_intent": dict(zip(labels, per_class_f1(refs, probs), strict=True)),
-    }
-    metrics_path = Path(cfg.metrics_path)
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text(json.dumps(report, indent=2) + "\n")
-
-    plots = Path(cfg.plots_dir)
-    plots.mkdir(parents=True, exist_ok=True)
-    # DVC's confusion template reads one row per sample with the true and predicted class.
-    with (plots / "confusion.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["actual", "predicted"])
-        writer.writerows([labels[a], labels[p]] for a, p in zip(refs, preds, strict=True))
-    with (plots / "reliability.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(
-            fh, fieldnames=["confidence", "accuracy", "count", "lower", "upper"]
-        )
-        writer.writeheader()
-        writer.writerows({k: b[k] for k in writer.fieldnames} for b in calib["bins"] if b["count"])
-    with (plots / "misclassified.csv").open("w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["actual", "predicted", "confidence", "text"])
-        for i in np.flatnonzero(preds != refs):
-            writer.writerow([labels[refs[i]], labels[preds[i]], f"{probs[i].max():.3f}", texts[i]])
-    matrix = confusion_matrix(refs, preds, labels=list(range(len(labels))))
-    confusion_png(matrix, labels, plots / "confusion_matrix.png")
-    reliability_png(calib["bins"], calib["ece"], plots / "reliability_diagram.png")
-    return report
+def score_holdout(predictor: IntentPredictor, cfg: DictConfig) -> dict[str, dict]:
+    """Scores on each held-out CSV (``text,label``) named in ``cfg.holdout``: prompt sets never
+    trained on, to see how the model does beyond its own split."""
+    label_ids = {label: i for i, label in enumerate(load_labels())}
+    results = {}
+    for name, path in (cfg.get("holdout") or {}).items():
+        if not Path(path).is_file():
+            log.warning("held-out set %s not found at %s; skipped", name, path)
+            continue
+        frame = pd.read_csv(path)
+        probs = predict_probs(predictor, list(frame["text"]), cfg.batch_size)
+        refs = np.asarray([label_ids[label] for label in frame["label"]])
+        results[name] = {**classification_scores(refs, probs), "samples": len(refs)}
+    return results
 
 
 def evaluate_run(cfg: DictConfig) -> dict:
@@ -136,19 +99,36 @@ def evaluate_run(cfg: DictConfig) -> dict:
     split = datasets.load_from_disk(str(Path(cfg.data.processed_dir) / cfg.split))
     texts, refs = list(split["text"]), np.asarray(split["label"], dtype=np.int64)
     predictor = IntentPredictor.from_pretrained(model_dir)
-    probs = predict_probs(predictor, texts, cfg.batch_size)
+    logits = torch.from_numpy(predict_logits(predictor, texts, cfg.batch_size))
+    probs = predictor.probabilities(logits).numpy()
+    raw_probs = logits.softmax(-1).numpy()
+    flags = probs.max(1) < predictor.calibration.low_confidence_threshold
+    slices = {
+        "test": slice_scores(texts, refs, probs, cfg.slices),
+        "holdout": score_holdout(predictor, cfg),
+    }
+    report = build_report(cfg, refs, probs, raw_probs, slices, flags)
+    report["calibration"] = {
+        "temperature": predictor.calibration.temperature,
+        "low_confidence_threshold": predictor.calibration.low_confidence_threshold,
+    }
     write_predictions(Path(cfg.predictions_path), texts, refs, probs)
-    report = write_reports(cfg, refs, probs, texts)
+    write_reports(cfg, report, refs, probs, texts)
 
     client = mlflow.MlflowClient(tracking_uri())
     for key, value in report["test"].items():
         client.log_metric(run_id, f"test/{key}", float(value))
     for intent, value in report["per_intent"].items():
         client.log_metric(run_id, f"test_f1/{intent}", float(value))
+    for group, named in slices.items():
+        for name, values in named.items():
+            if values.get("samples"):
+                client.log_metric(run_id, f"{group}_slice/{name}/macro_f1", values["macro_f1"])
     client.log_artifact(run_id, cfg.metrics_path, "evaluation")
     client.log_artifact(run_id, cfg.predictions_path, "evaluation")
-    for png in ("confusion_matrix.png", "reliability_diagram.png", "misclassified.csv"):
-        client.log_artifact(run_id, str(Path(cfg.plots_dir) / png), "evaluation")
+    for name in ("confusion_matrix.png", "reliability_diagram.png", "slices.png"):
+        client.log_artifact(run_id, str(Path(cfg.plots_dir) / name), "evaluation")
+    client.log_artifact(run_id, str(Path(cfg.plots_dir) / "misclassified.csv"), "evaluation")
 
     version, promoted = None, False
     try:
@@ -166,12 +146,13 @@ def main(cfg: DictConfig) -> None:
     result = evaluate_run(cfg)
     test = result["test"]
     log.info(
-        "run %s (version %s): test accuracy %.4f, macro-F1 %.4f, ECE %.4f; champion %s",
+        "run %s (version %s): test accuracy %.4f, macro-F1 %.4f, ECE %.4f (raw %.4f); champion %s",
         result["run_id"],
         result["model_version"],
         test["accuracy"],
         test["macro_f1"],
         test["ece"],
+        test["ece_uncalibrated"],
         "moved to this version" if result["promoted"] else "unchanged",
     )
 

@@ -16,6 +16,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import MLFlowLogger
 
+from train.calibration import calibrate
 from train.run_info import data_fingerprint, flatten, git_state
 from train.tracking import MODEL_ARTIFACT, REGISTERED_MODEL, ensure_experiment
 
@@ -114,6 +115,12 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict]:
 
         with tempfile.TemporaryDirectory() as tmp:
             exported = export_best(model, datamodule, best_path or None, Path(tmp) / "hf_model")
+            if cfg.calibration.enabled:
+                fitted = calibrate(exported, cfg.data.processed_dir, **cfg.calibration.options)
+                client.log_metric(run_id, "calibration/temperature", fitted.temperature)
+                client.log_metric(
+                    run_id, "calibration/low_confidence_threshold", fitted.low_confidence_threshold
+                )
             client.log_artifacts(run_id, str(exported), MODEL_ARTIFACT)
             export_dir = None
             if cfg.get("export_dir"):

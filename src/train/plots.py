@@ -64,3 +64,19 @@ def reliability_png(bins: list[dict], ece: float, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return path
+
+
+def slices_png(rows: list[dict], path: Path) -> Path:
+    """Horizontal bars of macro-F1 per slice, each labelled with its number of prompts."""
+    fig = Figure(figsize=(8, 0.45 * max(len(rows), 1) + 1.5))
+    ax = fig.subplots()
+    names = [f"{row['slice']} (n={row['samples']})" for row in rows]
+    ax.barh(range(len(rows)), [row["macro_f1"] for row in rows], color="tab:blue")
+    ax.set_yticks(range(len(rows)), names)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("macro-F1")
+    ax.set_title("Macro-F1 by slice (length buckets, boundary groups, held-out sets)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path

@@ -11,13 +11,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from contract import MAX_BODY_BYTES
 import ts
 import yaml
 from ts.context import Context, RequestProcessor
 from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
 
+from contract import MAX_BODY_BYTES
 from handlers.intent_handler import BATCH_SIZE_HEADER, IntentHandler
 from handlers.prediction import IntentPredictor
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from contract import conf_dir, load_labels
+from contract import check_prediction, conf_dir, load_labels
 from handlers.payloads import InvalidRequest, parse_batch, parse_request
 from handlers.prediction import HandlerSettings, IntentPredictor
 
@@ -111,7 +111,15 @@ def test_predict_returns_documented_schema(predictor: IntentPredictor) -> None:
     results = predictor.predict(PROMPTS)
     assert len(results) == len(PROMPTS)
     for result in results:
-        assert set(result) == {"intent", "confidence", "top_k", "model_version", "truncated"}
+        assert set(result) == {
+            "intent",
+            "confidence",
+            "top_k",
+            "model_version",
+            "truncated",
+            "low_confidence",
+        }
+        assert check_prediction(result, labels) is result  # the contract's schema
         assert result["intent"] in labels
         assert result["model_version"] == "7"
         assert result["truncated"] is False

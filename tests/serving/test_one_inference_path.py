@@ -16,6 +16,7 @@ from serving_client import IntentPrediction, TorchServeClient
 from train.evaluate import predict_probs, write_predictions
 
 pytestmark = pytest.mark.slow
+THRESHOLD = 0.3  # the tiny model's calibration (tests/conftest.py)
 
 
 async def test_evaluation_predictions_equal_the_served_answers(
@@ -44,5 +45,8 @@ async def test_evaluation_predictions_equal_the_served_answers(
         if answer.intent != row["intent"]:
             differing.append((row["text"][:60], row["intent"], answer.intent))
         assert answer.confidence == pytest.approx(row["confidence"], abs=1e-4)
+        # The archive carries the calibration: the same threshold flags the same rows.
+        if abs(row["confidence"] - THRESHOLD) > 1e-4:
+            assert answer.low_confidence is (row["confidence"] < THRESHOLD)
     assert not differing, f"{len(differing)} rows differ: {differing[:5]}"
     assert len({row["intent"] for row in reported}) > 1  # a model that tells prompts apart

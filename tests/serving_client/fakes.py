@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from train.labels import load_labels
+from contract import load_labels
+from serving_client.transports import Headers, WireResponse
 
 LABELS = load_labels()
 
@@ -73,7 +74,15 @@ class Reset:
     partial: bytes = b'HTTP/1.1 200 OK\r\nContent-Length: 120\r\n\r\n{"intent": "conv'
 
 
-Action = Reply | Hang | SlowBody | Reset
+@dataclass
+class Raw:
+    """Send these bytes as the whole answer, then close the connection (FIN): garbage that is
+    not HTTP, or a head promising more body than follows."""
+
+    data: bytes
+
+
+Action = Reply | Hang | SlowBody | Reset | Raw
 Responder = Callable[[Request], Action]
 
 
@@ -88,6 +97,7 @@ def prediction_for(text: str) -> dict[str, Any]:
         "top_k": [{"intent": intent, "score": confidence}],
         "model_version": "stub",
         "truncated": False,
+        "low_confidence": confidence < 0.3,
     }
 
 
@@ -231,6 +241,10 @@ class FaultServer:
         if isinstance(action, Hang):
             await self._stopping.wait()
             return False
+        if isinstance(action, Raw):
+            writer.write(action.data)
+            await writer.drain()
+            return False
         if isinstance(action, SlowBody):
             writer.write(_head(200, {"Content-Length": str(len(action.body))}))
             for byte in action.body:
@@ -293,3 +307,38 @@ class FakeClock:
         self.sleeps.append(seconds)
         self.now += seconds
         await asyncio.sleep(0)
+
+
+WireStep = WireResponse | BaseException | Callable[[], Any]
+
+
+class ScriptedWire:
+    """A ``Wire`` in this process, for tests that need many requests fast and exact control.
+
+    Each request takes the next step of ``steps`` (then ``default``): a ``WireResponse`` to
+    answer, an exception to raise, or a callable whose awaitable result is used (an
+    ``asyncio.Event().wait`` to hold the request until a test releases it).
+    """
+
+    def __init__(self, *steps: WireStep, default: WireStep | None = None) -> None:
+        self.steps: deque[WireStep] = deque(steps)
+        self.default = default if default is not None else ok_answer()
+        self.sent = 0
+
+    async def request(
+        self, method: str, url: str, *, headers: Headers, body: bytes | None = None
+    ) -> WireResponse:
+        step = self.steps.popleft() if self.steps else self.default
+        self.sent += 1
+        if callable(step):
+            step = await step()
+        if isinstance(step, BaseException):
+            raise step
+        return step if isinstance(step, WireResponse) else ok_answer()
+
+    async def aclose(self) -> None:
+        pass
+
+
+def ok_answer(text: str = "x") -> WireResponse:
+    return WireResponse(200, json.dumps(prediction_for(text)).encode())

@@ -20,6 +20,7 @@ from serving_client import (
 )
 from tests.serving_client.fakes import (
     Hang,
+    Raw,
     Reply,
     Reset,
     SlowBody,
@@ -145,6 +146,31 @@ async def test_resets_until_retries_run_out_raise_connection_error(make_client, 
     assert caught.value.attempts == 2
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Raw(b"GARBAGE garbage\r\n\r\n"),
+        Raw(b'HTTP/1.1 200 OK\r\nContent-Length: 120\r\n\r\n{"intent"'),
+    ],
+    ids=["not-http", "truncated-body"],
+)
+async def test_a_broken_answer_is_a_connection_error_and_retried(
+    make_client, fault_server, metric, answer
+):
+    fault_server.script(answer, answer)
+    client = make_client(max_retries=1)
+
+    with pytest.raises(TorchServeConnectionError) as caught:
+        await client.classify("hello")
+
+    assert type(caught.value) is TorchServeConnectionError
+    assert caught.value.attempts == 2
+    # The transport's error, which holds the request's headers, is not chained to it.
+    assert (caught.value.__cause__, caught.value.__context__) == (None, None)
+    assert client.breaker.consecutive_failures == 2
+    assert metric("torchserve_retry_total", reason="network") == 1
+
+
 async def test_503_no_worker_is_retried(make_client, fault_server, metric):
     fault_server.script(Reply(503, NO_WORKER), Reply(503, NO_WORKER))
     client = make_client()
@@ -176,10 +202,10 @@ async def test_503_prediction_failed_is_not_retried(client, fault_server):
 
     assert caught.value.attempts == 1
     assert fault_server.count() == 1
-    assert client.breaker.consecutive_failures == 1
+    assert client.breaker.consecutive_failures == 0  # the input's fault, not the server's
 
 
-async def test_500_is_an_inference_error_counted_by_the_breaker(client, fault_server):
+async def test_500_model_failure_is_an_inference_error_the_breaker_ignores(client, fault_server):
     fault_server.script(Reply(500, error_body(500, "InternalServerException", "Worker died.")))
 
     with pytest.raises(TorchServeInferenceError) as caught:
@@ -188,7 +214,44 @@ async def test_500_is_an_inference_error_counted_by_the_breaker(client, fault_se
     assert caught.value.attempts == 1
     assert caught.value.status_code == 500
     assert "Worker died" not in str(caught.value)  # server internals stay in the log
+    assert client.breaker.consecutive_failures == 0
+
+
+async def test_500_from_something_other_than_torchserve_counts_against_the_breaker(
+    client, fault_server
+):
+    fault_server.script(Reply(500, b"<html>Internal Server Error</html>"))
+
+    with pytest.raises(TorchServeInferenceError) as caught:
+        await client.classify("hello")
+
+    assert caught.value.attempts == 1
     assert client.breaker.consecutive_failures == 1
+
+
+@pytest.mark.parametrize(
+    "poison",
+    [
+        Reply(503, PREDICTION_FAILED),
+        Reply(500, error_body(500, "InternalServerException", "Worker died.")),
+        Reply(507, error_body(507, "InternalServerException", "Out of resources")),
+    ],
+    ids=["503-prediction-failed", "500-worker-died", "507-out-of-resources"],
+)
+async def test_a_poison_input_never_opens_the_breaker_for_other_calls(
+    make_client, fault_server, fake_clock, poison
+):
+    fault_server.responders["predictions"] = lambda request: (
+        poison if request.text() == "poison" else echo(request)
+    )
+    client = make_client(failure_threshold=1)
+
+    for _ in range(5):
+        with pytest.raises(TorchServeInferenceError):
+            await client.classify("poison")
+        fake_clock.advance(60.0)
+        assert client.breaker.state is BreakerState.CLOSED
+        assert (await client.classify("someone else's text")).attempts == 1
 
 
 async def test_400_token_error_leaves_the_breaker_untouched(make_client, fault_server, metric):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import CollectorRegistry
 
+from contract import load_labels
 from serving_client import (
     IntentPrediction,
     InvalidInputError,
@@ -12,7 +13,6 @@ from serving_client import (
     SyncTorchServeClient,
     TorchServeClient,
 )
-from train.labels import load_labels
 
 
 @pytest.fixture

@@ -47,8 +47,11 @@ def test_retry_after_header_in_seconds_or_as_a_date():
     assert parse_retry_after(None) is None
 
 
-def answer(status: int, body: dict | None = None, retry_after: str | None = None) -> WireResponse:
-    return WireResponse(status, json.dumps(body or {}).encode(), retry_after)
+def answer(
+    status: int, body: dict | bytes | None = None, retry_after: str | None = None
+) -> WireResponse:
+    content = body if isinstance(body, bytes) else json.dumps(body or {}).encode()
+    return WireResponse(status, content, retry_after)
 
 
 @pytest.mark.parametrize(
@@ -62,15 +65,21 @@ def answer(status: int, body: dict | None = None, retry_after: str | None = None
         (404, {"type": "ModelNotFoundException"}, ModelNotFoundError, None, False),
         (413, {"type": "InvalidRequest"}, InvalidInputError, None, False),
         (429, {}, ServerBusyError, "429", False),
-        (500, {"type": "InternalServerException"}, TorchServeInferenceError, None, True),
+        # The model failed on this request: TorchServe relays it as InternalServerException.
+        (500, {"type": "InternalServerException", "message": "Worker died."},
+         TorchServeInferenceError, None, False),
+        (503, {"type": "InternalServerException", "message": "Prediction failed"},
+         TorchServeInferenceError, None, False),
+        (507, {"type": "InternalServerException", "message": "Out of resources"},
+         TorchServeInferenceError, None, False),
+        # The server (or what stands in front of it) failed, whatever the input.
+        (500, b"<html>Internal Server Error</html>", TorchServeInferenceError, None, True),
         (502, {}, TorchServeConnectionError, "502", True),
         (503, {"type": "ServiceUnavailableException", "message": "has no worker"},
          ServerBusyError, "503", True),
-        (503, {"type": "InternalServerException", "message": "Prediction failed"},
-         TorchServeInferenceError, None, True),
         (503, {"message": "job queue is full"}, ServerBusyError, "503", True),
+        (503, b"<html>Service Temporarily Unavailable</html>", ServerBusyError, "503", True),
         (504, {}, TorchServeTimeoutError, "504", True),
-        (507, {"type": "InternalServerException"}, TorchServeInferenceError, None, True),
     ],
 )  # fmt: skip
 def test_answers_map_to_errors(status, body, error_type, retry_reason, server_fault):

@@ -7,7 +7,8 @@ import json
 import pytest
 
 from serving_client import ClientSettings, TorchServeClient
-from serving_client.settings import ENV_VARS, read_key_file
+from contract import read_key as read_key_file
+from serving_client.settings import ENV_VARS
 
 
 def test_defaults_match_the_documented_ones():

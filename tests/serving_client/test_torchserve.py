@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from prometheus_client import CollectorRegistry
 
+from contract import load_labels
 from serving_client import (
     AuthenticationError,
     BreakerState,
@@ -14,7 +17,7 @@ from serving_client import (
     SyncTorchServeClient,
     TorchServeClient,
 )
-from train.labels import load_labels
+from tests.serving_client.leaks import leaks
 
 pytestmark = pytest.mark.slow
 
@@ -85,6 +88,28 @@ async def test_wrong_token_is_an_authentication_error_and_no_breaker_failure(tor
                 await client.classify("hello")
 
         assert client.breaker.state is BreakerState.CLOSED
+
+
+async def test_a_refused_token_reaches_no_log_error_or_metric(torchserve, caplog):
+    caplog.set_level(logging.DEBUG)
+    token = "not-the-key-7c1e9a3f5b2d4e6a"
+    registry = CollectorRegistry()
+    settings = options(
+        torchserve, token=token, management_token=token, token_file=None, registry=registry
+    )
+    errors = []
+    async with TorchServeClient(**settings) as client:
+        with pytest.raises(AuthenticationError) as refused:
+            await client.classify("hello")
+        errors.append(refused.value)
+        status = await client.health()
+        with pytest.raises(AuthenticationError) as refused:
+            await client.model_info()
+        errors.append(refused.value)
+
+    texts = [status.model_dump_json(), repr(client.settings)]
+    found = leaks(token, records=caplog.records, errors=errors, registry=registry, texts=texts)
+    assert not found, found
 
 
 async def test_unknown_model_is_model_not_found(torchserve):

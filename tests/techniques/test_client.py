@@ -3,6 +3,7 @@ a real TorchServe."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,8 +23,38 @@ async def test_local_client_classifies_then_enhances(
         result = await enhance_with_client(TEXT, client, library=library)
     assert result.intent == prediction.intent
     assert result.confidence == prediction.confidence
-    assert result == library.enhance(TEXT, prediction.intent, prediction.confidence)
+    expected = library.enhance(
+        TEXT, prediction.intent, prediction.confidence, low_confidence=prediction.low_confidence
+    )
+    assert result == expected
     assert result.user_input == TEXT
+
+
+async def test_a_low_confidence_prediction_gets_the_generic_plan(library: TechniqueLibrary) -> None:
+    @dataclass
+    class Answer:
+        intent: str
+        confidence: float
+        low_confidence: bool
+
+    class Classifier:
+        def __init__(self, answer: Answer) -> None:
+            self.answer = answer
+
+        async def classify(self, text: str) -> Answer:
+            return self.answer
+
+    # Confidence well above the rules' own threshold: only the model's flag can pick the plan.
+    flagged = await enhance_with_client(
+        TEXT, Classifier(Answer("data_analysis", 0.9, True)), library=library
+    )
+    trusted = await enhance_with_client(
+        TEXT, Classifier(Answer("data_analysis", 0.9, False)), library=library
+    )
+    generic = library.enhance(TEXT, "data_analysis", 0.0)  # under the rules' threshold
+    assert flagged.techniques == generic.techniques
+    assert trusted.techniques == library.enhance(TEXT, "data_analysis", 0.9).techniques
+    assert flagged.techniques != trusted.techniques
 
 
 async def test_blank_text_is_refused_before_any_request() -> None:

@@ -11,6 +11,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from contract import load_labels
+from handlers.calibration import Calibration
 from train.config import compose
 from train.fit import train
 from train.modeling import ModelNotAvailableError, load_classifier
@@ -63,6 +64,13 @@ def test_short_training_is_tracked_exported_and_registered(
     assert f"{MODEL_ARTIFACT}/model.safetensors" in artifacts
     assert f"{MODEL_ARTIFACT}/config.json" in artifacts
     assert f"{MODEL_ARTIFACT}/tokenizer.json" in artifacts
+    # Calibrated on the validation split after training, beside the weights.
+    assert f"{MODEL_ARTIFACT}/calibration.json" in artifacts
+    assert run.data.metrics["calibration/temperature"] > 0
+    exported = Calibration.load(out["export_dir"])
+    assert exported.fitted["split"] == "validation" and exported.fitted["samples"] > 0
+    tokenizer_config = json.loads((out["export_dir"] / "tokenizer_config.json").read_text())
+    assert tokenizer_config["model_max_length"] == cfg.data.max_length  # serving's length
     assert "config" in {a.path for a in client.list_artifacts(out["run_id"])}
 
     version = client.get_model_version(REGISTERED_MODEL, out["model_version"])

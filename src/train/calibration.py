@@ -1,0 +1,99 @@
+"""Calibrate an exported model on the validation split: temperature scaling for the confidence,
+and the threshold under which a prediction is flagged ``low_confidence``.
+
+Label smoothing and a small dataset leave the softmax off from the chance of being right (test
+ECE 0.084 before this step). One temperature T, fitted to minimise the validation negative
+log-likelihood of ``softmax(logits / T)``, fixes most of that without changing any argmax, so
+accuracy is untouched (Guo et al., 2017). The threshold is the confidence that best separates
+the validation predictions that are wrong from those that are right (Youden's J).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import datasets
+import numpy as np
+import torch
+
+from handlers.calibration import Calibration
+from handlers.prediction import IntentPredictor
+
+log = logging.getLogger(__name__)
+
+
+def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    """The temperature minimising the negative log-likelihood of ``labels`` (LBFGS over log T)."""
+    log_t = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = loss_fn(logits / log_t.exp(), labels)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp().clamp(0.05, 20.0))
+
+
+def choose_threshold(confidence: np.ndarray, correct: np.ndarray, grid: list[float]) -> float:
+    """The grid value t maximising (share of wrong predictions under t) − (share of right ones
+    under t); 0.0 (flag nothing) when the validation predictions are all right or all wrong."""
+    wrong = ~correct
+    if not wrong.any() or wrong.all():
+        return 0.0
+    scores = [((confidence[wrong] < t).mean() - (confidence[correct] < t).mean(), -t) for t in grid]
+    best = max(range(len(grid)), key=lambda i: scores[i])
+    return float(grid[best])
+
+
+def calibrate(
+    model_dir: str | Path,
+    processed_dir: str | Path,
+    *,
+    split: str = "validation",
+    batch_size: int = 64,
+    threshold_grid: list[float],
+) -> Calibration:
+    """Fit the calibration of the exported model in ``model_dir`` on ``split`` of the processed
+    data, through the serving predictor, and save it as ``model_dir/calibration.json``."""
+    data = datasets.load_from_disk(str(Path(processed_dir) / split))
+    texts, labels = list(data["text"]), torch.tensor(data["label"], dtype=torch.long)
+    predictor = IntentPredictor.from_pretrained(model_dir)
+    predictor.calibration = Calibration()  # fit on the raw logits
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    logits = torch.zeros(len(texts), len(predictor.labels))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        logits[idx] = predictor.logits(predictor.encode([texts[i] for i in idx]))
+    temperature = fit_temperature(logits, labels)
+    probs = (logits / temperature).softmax(-1)
+    confidence, predicted = probs.max(-1)
+    correct = (predicted == labels).numpy()
+    threshold = choose_threshold(confidence.numpy(), correct, threshold_grid)
+    nll = torch.nn.functional.cross_entropy
+    calibration = Calibration(
+        temperature=temperature,
+        low_confidence_threshold=threshold,
+        fitted={
+            "split": split,
+            "samples": len(texts),
+            "nll_before": float(nll(logits, labels)),
+            "nll_after": float(nll(logits / temperature, labels)),
+            "accuracy": float(correct.mean()),
+            "flagged_share": float((confidence.numpy() < threshold).mean()),
+            "threshold_rule": "max over the grid of P(conf < t | wrong) - P(conf < t | right)",
+        },
+    )
+    calibration.save(model_dir)
+    log.info(
+        "calibration on %d %s prompts: temperature %.3f, low-confidence threshold %.2f",
+        len(texts),
+        split,
+        temperature,
+        threshold,
+    )
+    return calibration
