@@ -162,7 +162,8 @@ def test_error_analysis_reproduces_the_evaluation_and_slices_it_by_intent(
     wrong = round(champion.test_samples * (1 - champion.test_accuracy))
     assert f"{wrong} misclassified of {champion.test_samples}" in printed
 
-    assert len(rich(notebook, "image/png")) == 1, "expected the confusion matrix"
+    assert len(rich(notebook, "image/png")) == 2, "expected the confusion matrix and slice bars"
+    assert "words_le_6" in "".join(rich(notebook, "text/html")), "expected the slice table"
     tables = rich(notebook, "text/html")
     assert any("confidence" in t and "predicted" in t for t in tables), "misclassified table"
     (slices,) = [t for t in tables if "precision" in t and "recall" in t]
