@@ -15,14 +15,12 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -35,6 +33,7 @@ from ops.processes import (
     start_ticks,
     wait_group_exit,
 )
+from ops.properties import Ports, read_properties
 
 CONFIG_FILE = conf_dir() / "serve" / "config.properties"
 LOG_CONFIG_FILE = conf_dir() / "serve" / "log4j2.xml"
@@ -44,45 +43,6 @@ PROBE_TEXT = "Is the intent classifier up?"
 
 class TorchServeError(RuntimeError):
     """TorchServe could not be started or stopped; the message says where its log is."""
-
-
-@dataclass(frozen=True)
-class Ports:
-    inference: int
-    management: int
-    metrics: int
-    grpc_inference: int
-    grpc_management: int
-
-    @classmethod
-    def free(cls) -> Ports:
-        """Five ports free on 127.0.0.1 right now (held open together so they differ)."""
-        sockets = [socket.socket() for _ in range(5)]
-        try:
-            for sock in sockets:
-                sock.bind(("127.0.0.1", 0))
-            return cls(*(sock.getsockname()[1] for sock in sockets))
-        finally:
-            for sock in sockets:
-                sock.close()
-
-    @classmethod
-    def from_properties(cls, props: dict[str, str]) -> Ports:
-        """The ports a config.properties names (TorchServe's defaults where it names none)."""
-
-        def port(key: str, default: int) -> int:
-            value = props.get(key)
-            if value is None:
-                return default
-            return int(urlsplit(value).port or default) if "://" in value else int(value)
-
-        return cls(
-            inference=port("inference_address", 8080),
-            management=port("management_address", 8081),
-            metrics=port("metrics_address", 8082),
-            grpc_inference=port("grpc_inference_port", 7070),
-            grpc_management=port("grpc_management_port", 7071),
-        )
 
 
 @dataclass
@@ -169,17 +129,6 @@ class RunningTorchServe:
             inference_token=tokens[0],
             management_token=tokens[1],
         )
-
-
-def read_properties(path: Path) -> dict[str, str]:
-    """``key=value`` lines of a Java properties file, comments skipped."""
-    props = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if line and not line.startswith("#") and "=" in line:
-            key, value = line.split("=", 1)
-            props[key.strip()] = value.strip()
-    return props
 
 
 def start_torchserve(
