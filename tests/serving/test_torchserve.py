@@ -55,7 +55,14 @@ def test_one_request_gets_the_documented_json(torchserve, tiny_reference) -> Non
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert set(body) == {"intent", "confidence", "top_k", "model_version", "truncated"}
+    assert set(body) == {
+        "intent",
+        "confidence",
+        "top_k",
+        "model_version",
+        "truncated",
+        "low_confidence",
+    }
     assert body["intent"] in load_labels()
     assert body["model_version"] == "1.0"
     assert body["truncated"] is False
