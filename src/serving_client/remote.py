@@ -13,11 +13,7 @@ import asyncio
 import json
 import logging
 import random
-import time
 from collections.abc import Awaitable, Callable
-
-import aiohttp
-import httpx
 
 from serving_client.auth import Credentials, Headers
 from serving_client.breaker import BreakerState, CircuitBreaker
@@ -39,12 +35,10 @@ from serving_client.responses import (
 from serving_client.results import HealthStatus, IntentPrediction, ModelInfo
 from serving_client.retry import RetryPolicy
 from serving_client.settings import ClientSettings
-from serving_client.transports import Wire, WireResponse, build_wire
+from serving_client.status import NETWORK_ERRORS, describe, ping
+from serving_client.transports import Wire, build_wire
 
 logger = logging.getLogger(__name__)
-
-# What a request can fail with short of an answer: each transport's network errors, a deadline.
-NETWORK_ERRORS = (aiohttp.ClientError, httpx.TransportError, TimeoutError)
 
 # A timeout counts against the server only when the attempt had at least this share of the time
 # one attempt is configured to get (``attempt_timeout``, else ``timeout``). With less, the call's
@@ -231,73 +225,12 @@ class RemoteBackend:
         return response.content
 
     async def ping(self) -> HealthStatus:
-        """TorchServe's ``/ping``, within the health-check timeout. Never raises: the server's
-        and the network's faults come back as an unhealthy status ("Unreachable",
-        "Unauthorized", the server's own word), a failure of the client itself as "Unknown"."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        headers = self._credentials.ping_headers
-        status, detail = "Unreachable", ""
-        try:
-            async with asyncio.timeout(self._settings.health_check_timeout):
-                response = await self._wire.request(
-                    "GET", self._settings.inference_url + "/ping", headers=headers
-                )
-        except NETWORK_ERRORS as exc:
-            failure = failure_from_exception(exc, where=self._where, server_had_time=True)
-            detail = failure.error.message
-            logger.warning("GET /ping on %s failed: %s", self._where, failure.detail)
-        except Exception as exc:
-            failure = failure_from_unexpected(exc, where=self._where)
-            status, detail = "Unknown", failure.error.message
-            logger.error("GET /ping on %s failed: %s", self._where, failure.detail, exc_info=exc)
-        else:
-            if response.status == 400:
-                failure = failure_from_response(response, model=self._model, where=self._where)
-                status, detail = "Unauthorized", failure.error.message
-            else:
-                status = _ping_status(response)
-        return HealthStatus(
-            healthy=status == "Healthy",
-            status=status,
-            detail=detail,
-            checked_at=time.time(),
-            latency_ms=(loop.time() - started) * 1000,
-        )
+        """TorchServe's ``/ping`` (see ``serving_client.status.ping``); never raises."""
+        return await ping(self._wire, self._settings, self._credentials, model=self._model)
 
     async def describe(self) -> ModelInfo:
-        """The model's entry in the management API (``GET /models/{name}[/{version}]``)."""
-        url = f"{self._settings.management_url}/models/{self._model}"
-        where = f"{self._settings.host}:{self._settings.management_port}"
-        headers = self._credentials.management_headers()
-        failure: Failure | None = None
-        try:
-            async with asyncio.timeout(self._settings.timeout):
-                response = await self._wire.request("GET", url, headers=headers)
-        except NETWORK_ERRORS as exc:
-            failure = failure_from_exception(exc, where=where, server_had_time=True)
-        except Exception as exc:
-            failure = failure_from_unexpected(exc, where=where)
-        else:
-            if response.status != 200:
-                failure = failure_from_response(response, model=self._model, where=where)
-        if failure is not None:
-            # Raised out here so that a network error (whose repr can hold the request's
-            # headers) does not ride along as the error's context.
-            logger.log(
-                failure.log_level,
-                "GET %s failed: %s",
-                url,
-                failure.detail,
-                exc_info=failure.unexpected,
-            )
-            raise failure.error
-        try:
-            return ModelInfo.from_description(json.loads(response.content)[0])
-        except (ValueError, TypeError, LookupError, AttributeError, RecursionError) as exc:
-            raise TorchServeError(
-                f"TorchServe's management API at {where} answered an unexpected model description"
-            ) from exc
+        """The model's workers and queue (see ``serving_client.status.describe``)."""
+        return await describe(self._wire, self._settings, self._credentials, model=self._model)
 
     async def aclose(self) -> None:
         await self._wire.aclose()
@@ -310,13 +243,3 @@ class RemoteBackend:
         self._metrics.set_connected(reachable)
         if self.on_reachable is not None:
             self.on_reachable(reachable)
-
-
-def _ping_status(response: WireResponse) -> str:
-    try:
-        status = json.loads(response.content).get("status")
-    except (ValueError, AttributeError, RecursionError):
-        status = None
-    if isinstance(status, str) and status:
-        return status
-    return "Healthy" if response.status == 200 else "Unhealthy"
