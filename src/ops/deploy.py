@@ -1,17 +1,30 @@
-"""``python -m ops.deploy``: roll a new model archive onto a running TorchServe.
+"""``python -m ops.deploy``: roll a published model archive onto a fleet of running TorchServes.
 
-Registers the archive as a new version of the model beside the serving one, scales its workers,
-sends smoke predictions to the new version's own endpoint, and only then makes it the default.
-On any failure the new version is unregistered and the old default keeps serving, untouched.
+    URL=http://mlflow:5000/api/2.0/mlflow-artifacts/artifacts/1/$RUN/artifacts/torchserve/intent_classifier-7.mar
+    python -m ops.deploy --archive-url "$URL" \\
+        --package-json model_store/intent_classifier.json \\
+        --server http://ts-a:8081,http://ts-a:8080 --server http://ts-b:8081,http://ts-b:8080
 
-    python -m ops.deploy --mar model_store/intent_classifier.mar \\
-        --management-url http://127.0.0.1:8081 --inference-url http://127.0.0.1:8080
+The archive is downloaded here once and its sha256 compared with the packaged one
+(``--package-json``'s ``sha256``, or ``--sha256``); a mismatch registers nothing. The servers then
+download it themselves from the same URL, so it must be http(s), admitted by their
+``allowed_urls``, and named for its version (``python -m ops.publish`` prints such a URL).
 
-Tokens come from ``TORCHSERVE_MANAGEMENT_TOKEN`` / ``TORCHSERVE_INFERENCE_TOKEN`` (or ``--token``,
-``--inference-token``, or ``--key-file`` for TorchServe's key_file.json). The server must run with
-its model API enabled (``enable_model_api=true``). A local ``--mar`` is registered through a
-``file://`` URL, so the server must be able to read this machine's files (same host or a shared
-disk); otherwise pass an ``http(s)://`` URL the server can download, with ``--version``.
+The first server is the canary; it and then each other server in turn registers the new version
+beside the serving one, scales it, answers the smoke prompts on the version's own endpoint, and
+only then makes it the default. Any failure anywhere, any exception, SIGINT or SIGTERM rolls every
+server back: the previous default is restored where it was switched, then the new version is
+unregistered everywhere. A server that had no model before is left with none, not a broken default.
+
+A version registered but not the default, from this same URL, is what a killed deploy leaves; it
+is unregistered, then registered afresh. The version registered from another URL, or already the
+default, is refused.
+
+Keys (``ops.fleet``): ``TORCHSERVE_MANAGEMENT_TOKEN`` / ``TORCHSERVE_INFERENCE_TOKEN`` (one key, or
+one per server, comma-separated), or ``--key-file`` (TorchServe's key_file.json, once per server).
+
+Exit status: 0 deployed everywhere; 1 failed and rolled back (the JSON report on stdout says where
+and how); 2 refused before changing anything; 128+N cut short by signal N, after the rollback.
 """
 
 from __future__ import annotations
@@ -19,233 +32,127 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import shutil
 import sys
 import tempfile
-import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 import yaml
 
-import contract
-from contract import MODEL_NAME, conf_dir, read_key
+from contract import MODEL_NAME, conf_dir
 from contract.cli import run
+from ops.artifacts import archive_version, download_verified
+from ops.fleet import ServerAddress, check_fleet, fleet_keys, load_fleet
+from ops.model_server import ModelServer
+from ops.rollout import DeployReport, Refused, Rollout, describe_error, signal_name
+from ops.signals import SignalGuard
 
 log = logging.getLogger("ops.deploy")
 SMOKE_PROMPTS = conf_dir() / "serve" / "smoke.yaml"
 
 
-class DeployError(RuntimeError):
-    """A deploy step failed; the message says which and why."""
-
-
-@dataclass
-class DeployReport:
-    model_name: str
-    version: str
-    previous_default: str | None
-    deployed: bool = False
-    rolled_back: bool = False
-    steps: list[str] = field(default_factory=list)
-    error: str | None = None
-
-
-def archive_version(mar: str) -> str:
-    """The ``modelVersion`` in a local archive's MAR-INF/MANIFEST.json."""
-    with zipfile.ZipFile(mar) as archive:
-        manifest = json.loads(archive.read("MAR-INF/MANIFEST.json"))
-    return str(manifest["model"]["modelVersion"])
-
-
-def default_inference_url(management_url: str) -> str:
-    """TorchServe's default layout puts inference one port below management (8080/8081)."""
-    parts = urlsplit(management_url)
-    port = (parts.port or 8081) - 1
-    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port}"))
-
-
-def check_prediction(payload: object, expected: str | None) -> str | None:
-    """What is wrong with one smoke answer, or None."""
+def deploy(args: argparse.Namespace, guard: SignalGuard) -> DeployReport:
+    """Everything ``main`` does but printing: check the inputs, fetch and verify the archive,
+    roll it out. Never raises; the report says what happened."""
+    report = DeployReport(args.model_name, None, args.archive_url, None)
+    servers: list[ModelServer] = []
     try:
-        contract.check_prediction(payload)
-    except ValueError as err:
-        return f"not a prediction: {err}"
-    if expected is not None and payload["intent"] != expected:
-        return f"predicted {payload['intent']!r} where {expected!r} was expected"
-    return None
-
-
-class Deployer:
-    """One deploy against one server; see the module docstring."""
-
-    def __init__(
-        self,
-        management_url: str,
-        inference_url: str,
-        *,
-        management_token: str | None = None,
-        inference_token: str | None = None,
-        model_name: str = MODEL_NAME,
-        workers: int = 1,
-        timeout: float = 300.0,
-    ) -> None:
-        self.model_name, self.workers = model_name, workers
-        self.management = httpx.Client(
-            base_url=management_url, timeout=timeout, headers=_bearer(management_token)
+        addresses = _addresses(args)
+        keys = fleet_keys(addresses)
+        report.sha256, expected_version = _expected(args)
+        smoke = _smoke_prompts(args)
+        with tempfile.TemporaryDirectory(prefix="deploy-") as download:
+            archive = download_verified(
+                args.archive_url, report.sha256, download, timeout=args.timeout
+            )
+            report.version = archive_version(archive)
+        if expected_version is not None and report.version != expected_version:
+            raise Refused(
+                f"the archive is version {report.version}, {args.package_json} says "
+                f"{expected_version}"
+            )
+        servers = [
+            ModelServer(
+                address,
+                management_token=management,
+                inference_token=inference,
+                model_name=args.model_name,
+                timeout=args.timeout,
+            )
+            for address, (management, inference) in zip(addresses, keys, strict=True)
+        ]
+        rollout = Rollout(
+            servers, url=args.archive_url, version=report.version, smoke=smoke, workers=args.workers
         )
-        self.inference = httpx.Client(
-            base_url=inference_url, timeout=60.0, headers=_bearer(inference_token)
-        )
-
-    def close(self) -> None:
-        self.management.close()
-        self.inference.close()
-
-    def current_default(self) -> str | None:
-        response = self.management.get(f"/models/{self.model_name}")
-        if response.status_code == 404:
-            return None
-        _raise_for(response, "describe the serving model")
-        return str(response.json()[0]["modelVersion"])
-
-    def registered_versions(self) -> set[str]:
-        response = self.management.get(f"/models/{self.model_name}/all")
-        if response.status_code == 404:
-            return set()
-        _raise_for(response, "list the registered versions")
-        return {str(m["modelVersion"]) for m in response.json()}
-
-    def deploy(self, mar: str, smoke: list[dict]) -> DeployReport:
-        """Deploy a local archive; its version comes from its manifest."""
-        version = archive_version(mar)
-        # TorchServe copies a registered archive into its model store under the URL's file name
-        # and refuses a name it already holds, so each version travels under its own name.
-        with tempfile.TemporaryDirectory(prefix="deploy-") as staging:
-            named = Path(staging) / f"{self.model_name}-{version}.mar"
-            shutil.copyfile(mar, named)
-            return self.deploy_version(named.as_uri(), version, smoke)
-
-    def deploy_version(self, url: str, version: str, smoke: list[dict]) -> DeployReport:
-        report = DeployReport(self.model_name, version, self.current_default())
-        if version in self.registered_versions():
-            report.error = (
-                f"version {version} of {self.model_name} is already registered; package the new "
-                "model under a new version"
-            )
-            return report
-        try:
-            response = self.management.post(
-                "/models",
-                params={
-                    "url": url,
-                    "model_name": self.model_name,
-                    "initial_workers": self.workers,
-                    "synchronous": "true",
-                },
-            )
-            _raise_for(response, f"register version {version}")
-            report.steps.append(f"registered {self.model_name} {version}")
-
-            response = self.management.put(
-                f"/models/{self.model_name}/{version}",
-                params={
-                    "min_worker": self.workers,
-                    "max_worker": self.workers,
-                    "synchronous": "true",
-                },
-            )
-            _raise_for(response, f"scale version {version} to {self.workers} worker(s)")
-            report.steps.append(f"scaled to {self.workers} worker(s)")
-
-            for item in smoke:
-                response = self.inference.post(
-                    f"/predictions/{self.model_name}/{version}", json={"text": item["text"]}
-                )
-                _raise_for(response, f"smoke prediction on version {version}")
-                problem = check_prediction(response.json(), item.get("intent"))
-                if problem:
-                    raise DeployError(f"smoke check failed on {item['text'][:50]!r}: {problem}")
-            report.steps.append(f"{len(smoke)} smoke prediction(s) passed")
-
-            response = self.management.put(f"/models/{self.model_name}/{version}/set-default")
-            _raise_for(response, f"make version {version} the default")
-            report.steps.append(f"version {version} is now the default")
-            report.deployed = True
-        except (DeployError, httpx.HTTPError) as err:
-            report.error = str(err)
-            log.error("deploy of %s %s failed: %s", self.model_name, version, err)
-            self._roll_back(report)
+        return rollout.run(guard, report)
+    except BaseException as err:  # before any change: a refusal, or a signal
+        report.error, report.signal = describe_error(err), signal_name(err)
         return report
-
-    def _roll_back(self, report: DeployReport) -> None:
-        """Make sure the failed version is not left registered; the old default never changes.
-
-        A failed registration may still leave the version behind (workers that never started),
-        so the registry is asked rather than trusting how far the deploy got.
-        """
-        version = report.version
-        try:
-            if version not in self.registered_versions():
-                report.rolled_back = True
-                report.steps.append(
-                    f"version {version} not registered; {report.previous_default} keeps serving"
-                )
-                return
-            if self.current_default() == version:
-                report.steps.append(f"version {version} is the default; left in place")
-                return
-            response = self.management.delete(f"/models/{self.model_name}/{version}")
-            report.rolled_back = response.status_code < 300
-            report.steps.append(
-                f"unregistered version {version}; {report.previous_default} keeps serving"
-                if report.rolled_back
-                else f"could not unregister version {version}: {response.text[:200]}"
-            )
-        except httpx.HTTPError as err:
-            report.steps.append(f"could not check or unregister version {version}: {err}")
+    finally:
+        for server in servers:
+            server.close()
 
 
-def _bearer(token: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"} if token else {}
+def _addresses(args: argparse.Namespace) -> list[ServerAddress]:
+    if args.fleet is not None:
+        if args.key_file:
+            raise Refused("with --fleet, give each server's key file as key_file in the fleet")
+        text = sys.stdin.read() if args.fleet == "-" else Path(args.fleet).read_text("utf-8")
+        servers = load_fleet(text)
+    else:
+        key_files = [Path(k) for k in args.key_file or []]
+        if key_files and len(key_files) != len(args.server):
+            raise Refused(f"{len(key_files)} --key-file for {len(args.server)} --server")
+        servers = [
+            ServerAddress.parse(spec, key_files[i] if key_files else None)
+            for i, spec in enumerate(args.server)
+        ]
+    check_fleet(servers)
+    return servers
 
 
-def _raise_for(response: httpx.Response, action: str) -> None:
-    if response.status_code >= 300:
-        try:
-            detail = response.json().get("message", response.text)
-        except ValueError:
-            detail = response.text
-        raise DeployError(f"could not {action}: HTTP {response.status_code} {detail[:300]}")
+def _expected(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(sha256, version or None) the downloaded archive must have."""
+    if args.sha256:
+        return args.sha256, None
+    packaged = json.loads(Path(args.package_json).read_text(encoding="utf-8"))
+    if packaged.get("model_name", args.model_name) != args.model_name:
+        raise Refused(f"{args.package_json} is {packaged['model_name']}, not {args.model_name}")
+    return str(packaged["sha256"]), str(packaged["version"])
 
 
-def _tokens(args: argparse.Namespace) -> tuple[str | None, str | None]:
-    management = args.token or os.environ.get("TORCHSERVE_MANAGEMENT_TOKEN")
-    inference = args.inference_token or os.environ.get("TORCHSERVE_INFERENCE_TOKEN")
-    if args.key_file:
-        management = management or read_key(args.key_file, "management")
-        inference = inference or read_key(args.key_file, "inference")
-    return management, inference
+def _smoke_prompts(args: argparse.Namespace) -> list[dict]:
+    prompts = yaml.safe_load(args.smoke_prompts.read_text(encoding="utf-8"))["prompts"]
+    if args.smoke_check == "schema":
+        return [{"text": item["text"]} for item in prompts]
+    return prompts
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m ops.deploy",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--mar", required=True, help="archive path, or http(s) URL with --version")
-    parser.add_argument("--version", help="the archive's version (read from a local archive)")
-    parser.add_argument("--management-url", required=True, help="e.g. http://127.0.0.1:8081")
-    parser.add_argument("--inference-url", help="default: the management port minus one")
-    parser.add_argument("--token", help="management key (prefer the env variable)")
     parser.add_argument(
-        "--inference-token", help="inference key (prefer TORCHSERVE_INFERENCE_TOKEN)"
+        "--archive-url", required=True, help="http(s) URL of the .mar the servers download"
     )
-    parser.add_argument("--key-file", help="TorchServe's key_file.json, for both keys")
+    expected = parser.add_mutually_exclusive_group(required=True)
+    expected.add_argument(
+        "--package-json", type=Path, help="intent_classifier.json: the sha256 and version"
+    )
+    expected.add_argument("--sha256", help="the archive's expected sha256")
+    fleet = parser.add_mutually_exclusive_group(required=True)
+    fleet.add_argument(
+        "--server",
+        action="append",
+        metavar="MANAGEMENT_URL[,INFERENCE_URL]",
+        help="a server; repeat for a fleet, canary first",
+    )
+    fleet.add_argument("--fleet", help="fleet YAML file (see ops.fleet), or - for stdin")
+    parser.add_argument(
+        "--key-file", action="append", help="TorchServe's key_file.json, once per --server"
+    )
     parser.add_argument("--model-name", default=MODEL_NAME)
     parser.add_argument("--workers", type=int, default=1, help="workers of the new version")
     parser.add_argument("--smoke-prompts", type=Path, default=SMOKE_PROMPTS)
@@ -255,35 +162,23 @@ def main(argv: list[str] | None = None) -> int:
         default="intents",
         help="'intents': each smoke prompt must get its expected intent; 'schema': only the shape",
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-
-    management_token, inference_token = _tokens(args)
-    smoke = yaml.safe_load(args.smoke_prompts.read_text(encoding="utf-8"))["prompts"]
-    if args.smoke_check == "schema":
-        smoke = [{"text": item["text"]} for item in smoke]
-    deployer = Deployer(
-        args.management_url,
-        args.inference_url or default_inference_url(args.management_url),
-        management_token=management_token,
-        inference_token=inference_token,
-        model_name=args.model_name,
-        workers=args.workers,
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds for a download or management call"
     )
-    try:
-        if urlsplit(args.mar).scheme in {"http", "https"}:
-            if not args.version:
-                raise DeployError("a remote --mar URL needs --version (the archive's modelVersion)")
-            report = deployer.deploy_version(args.mar, args.version, smoke)
-        else:
-            report = deployer.deploy(args.mar, smoke)
-    except (DeployError, httpx.HTTPError, OSError, KeyError, zipfile.BadZipFile) as err:
-        print(f"deploy failed before registering anything: {err}", file=sys.stderr)
-        return 2
-    finally:
-        deployer.close()
-    print(json.dumps(asdict(report), indent=2))
-    return 0 if report.deployed else 1
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request drowns the steps
+    with SignalGuard() as guard:
+        report = deploy(args, guard)
+        guard.disarm()
+        print(json.dumps(asdict(report), indent=2), flush=True)
+        if report.error:
+            print(f"deploy {report.status}: {report.error}", file=sys.stderr)
+    return report.exit_code
 
 
 if __name__ == "__main__":

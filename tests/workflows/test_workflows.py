@@ -109,7 +109,7 @@ def test_ci_runs_lint_and_tests_on_push_and_pull_request() -> None:
     assert runs.index("make lint") < runs.index("make test")
 
 
-def test_deploy_packages_the_champion_then_deploys_behind_an_environment() -> None:
+def test_deploy_packages_publishes_then_deploys_behind_an_environment() -> None:
     workflow = load("deploy.yml")
     dispatch = workflow["on"]["workflow_dispatch"]["inputs"]
     assert dispatch["run_id"]["default"] == "champion"
@@ -119,21 +119,45 @@ def test_deploy_packages_the_champion_then_deploys_behind_an_environment() -> No
     assert workflow["concurrency"]["cancel-in-progress"] is False
 
     package, deploy = workflow["jobs"]["package"], workflow["jobs"]["deploy"]
-    assert package["env"]["MLFLOW_TRACKING_URI"] == "${{ secrets.MLFLOW_TRACKING_URI }}"
-    assert any("python -m train.package" in s.get("run", "") for s in steps(package))
+    build = next(s for s in steps(package) if "python -m train.package" in s.get("run", ""))
+    assert build["env"]["MLFLOW_TRACKING_URI"] == "${{ secrets.MLFLOW_TRACKING_URI }}"
+    # The archive reaches the servers through the MLflow artifact store, under its own name.
+    assert "python -m ops.publish" in build["run"]
     upload = next(s for s in steps(package) if s.get("uses", "").startswith("actions/upload-"))
     assert upload["with"]["path"].split() == [
-        "model_store/intent_classifier.mar",
         "model_store/intent_classifier.json",
+        "model_store/intent_classifier.url",
     ]
 
     assert deploy["needs"] == "package"
     assert deploy["environment"]["name"]
     download = next(s for s in steps(deploy) if s.get("uses", "").startswith("actions/download-"))
     assert download["with"]["name"] == upload["with"]["name"]
-    command = next(s["run"] for s in steps(deploy) if "ops.deploy" in s.get("run", ""))
-    assert re.search(r"--mar model_store/intent_classifier\.mar\b", command)
-    assert '--management-url "$TORCHSERVE_MANAGEMENT_URL"' in command
-    assert '--token "$TORCHSERVE_MANAGEMENT_TOKEN"' in command
-    for name in ("TORCHSERVE_MANAGEMENT_URL", "TORCHSERVE_MANAGEMENT_TOKEN"):
-        assert deploy["env"][name] == f"${{{{ secrets.{name} }}}}"
+    step = next(s for s in steps(deploy) if "ops.deploy" in s.get("run", ""))
+    command = step["run"]
+    assert "--archive-url" in command and "--package-json" in command and "--fleet -" in command
+    # Keys travel in the environment of this one step, never on a command line.
+    assert "--token" not in command and "TOKEN" not in command
+    assert step["env"] == {
+        "TORCHSERVE_FLEET": "${{ vars.TORCHSERVE_FLEET }}",
+        "TORCHSERVE_MANAGEMENT_TOKEN": "${{ secrets.TORCHSERVE_MANAGEMENT_TOKEN }}",
+        "TORCHSERVE_INFERENCE_TOKEN": "${{ secrets.TORCHSERVE_INFERENCE_TOKEN }}",
+    }
+    with_secrets = [
+        s["name"]
+        for job in (package, deploy)
+        for s in steps(job)
+        if "secrets." in json.dumps(s.get("env", {}))
+    ]
+    assert with_secrets == [build["name"], step["name"]]
+    assert all("secrets." not in json.dumps(job.get("env", {})) for job in (package, deploy))
+
+
+def test_deploy_pins_every_action_by_commit() -> None:
+    text = (WORKFLOWS / "deploy.yml").read_text(encoding="utf-8")
+    uses = re.findall(r"uses:\s*([^\s@]+)@(\S+)(?:\s+#\s*(\S+))?", text)
+    assert uses
+    for action, ref, release in uses:
+        # A tag can be moved to other code; a commit cannot. The comment names the release.
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{action}@{ref} is not pinned by commit"
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", release or ""), f"{action}@{ref} names no release"
