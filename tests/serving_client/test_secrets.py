@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from serving_client import ClientSettings, TorchServeClient, TorchServeError
 from serving_client.redaction import REDACTED, SECRET_FILTER, describe_error
@@ -169,3 +171,14 @@ def test_describe_gives_the_type_and_message_never_the_repr():
     assert TOKEN in repr(error)  # what the client must never log
     assert describe_error(error).startswith("ClientResponseError: 400, message='Bad status line'")
     assert TOKEN not in describe_error(error)
+
+
+@given(st.text(max_size=80))
+def test_redacting_twice_changes_nothing(text: str) -> None:
+    from serving_client.redaction import SecretFilter
+
+    secrets = SecretFilter()
+    secrets.add("s3cr3t-token-value")
+    once = secrets.redact(f"Authorization: Bearer {text} s3cr3t-token-value")
+    assert secrets.redact(once) == once
+    assert "s3cr3t-token-value" not in once
