@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from serving_client import ClientSettings, TorchServeClient
 from contract import read_key as read_key_file
+from serving_client import ClientSettings, TorchServeClient
 from serving_client.settings import ENV_VARS
 
 
