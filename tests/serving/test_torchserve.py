@@ -126,7 +126,7 @@ def test_server_is_bound_to_loopback_and_the_key_file_is_private(torchserve) -> 
 
 
 BAD_INPUTS = {
-    "blank-text": (b'{"text": "   "}', "application/json", 400, "blank"),
+    "blank-text": (b'{"text": "   "}', "application/json", 400, "no visible character"),
     "not-utf8": (b"\xff\xfe\xfa", "application/octet-stream", 400, "not valid UTF-8"),
     "text-not-string": (b'{"text": 17}', "application/json", 400, "must be a string"),
     "json-without-text": (b'{"prompt": "hi"}', "application/json", 400, 'no "text" field'),
