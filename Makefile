@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE ?= 1
 export PATH := $(abspath $(BIN)):$(PATH)
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup pipeline test test-fast lint format lock serve serve-stop api api-stop mlflow-ui bench clean check-java check-prometheus
+.PHONY: setup pipeline test test-fast lint format lock serve serve-stop api api-stop score mlflow-ui bench bench-gpu clean check-java check-prometheus
 
 NODE_STAMP := node_modules/.installed
 KUBECTL_STAMP := $(VENV)/.kubectl
@@ -88,12 +88,25 @@ api: setup
 api-stop: setup
 	$(PY) -m api.background stop
 
+# Score a CSV, JSONL or Parquet file of prompts with the packaged champion on Ray Data:
+#   make score INPUT=prompts.csv OUTPUT=scored.parquet [ARCHIVE=model_store/intent_classifier.mar]
+score: setup
+	@test -n "$(INPUT)" -a -n "$(OUTPUT)" || { echo "usage: make score INPUT=prompts.csv OUTPUT=scored.csv [ARCHIVE=...]"; exit 2; }
+	$(PY) -m train.score "$(INPUT)" "$(OUTPUT)" $(if $(ARCHIVE),--archive "$(ARCHIVE)")
+
 mlflow-ui: setup
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts \
 		--host 127.0.0.1 --port $${MLFLOW_PORT:-5000} --workers 1
 
 bench: setup
 	$(PY) -m benchmarks.run_all
+
+# One GPU, a few minutes: DeBERTa-v3-base bf16 fine-tuning MFU per attention kernel and the
+# handler's half-precision path (reports/bench/gpu.json). The kernels are optional: where
+# they cannot be installed the report says so and eager attention is measured alone.
+bench-gpu: setup
+	-$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e ".[gpu]"
+	$(PY) -m benchmarks.gpu
 
 clean:
 	rm -rf .pytest_cache .ruff_cache logs outputs multirun .torchserve

@@ -22,6 +22,21 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REPORT_DIR = PROJECT_ROOT / "reports" / "bench"
 # Distributions named in every report; a missing one is reported as null, not an error.
 VERSIONED = ("torch", "transformers", "pytorch-lightning", "accelerate", "datasets", "torchserve")
+# Prompts the serving benchmarks send: one per intent and a few more, short to long.
+PROMPTS = [
+    "Write a short poem about the first snow of winter",
+    "Translate 'see you tomorrow at the station' into Spanish",
+    "Why does this Python function return None instead of the list?",
+    "What is the difference between TCP and UDP?",
+    "Plan a two-week study schedule for my statistics exam",
+    "Summarize the meeting notes above in three bullet points",
+    "If I flip three coins, what is the chance of exactly two heads?",
+    "The sales column rose 12% in March but fell 8% in April; what explains the dip?",
+    "hey, how are you doing today?",
+    "My dishwasher leaves white spots on the glasses, what can I do?",
+    "Refactor this SQL query so it uses a window function instead of a self join",
+    "Give me a roadmap to launch a small online bakery in six months",
+]
 
 
 def cpu_model() -> str:
@@ -84,6 +99,87 @@ def goal(name: str, value: float | None, target: float, higher_is_better: bool =
     op = ">=" if higher_is_better else "<="
     met = value is not None and (value >= target if higher_is_better else value <= target)
     return {"name": name, "value": value, "target": target, "met": bool(met), "op": op}
+
+
+def fastest(
+    candidates: Sequence[Mapping[str, Any]], rule: str, fallback: bool = False
+) -> dict[str, Any]:
+    """A choice derived from measured figures: among ``candidates`` (``{"name", "value",
+    "passed"}``, higher value is better) the best one that passed; when none did, None, or with
+    ``fallback`` the best of all (``passed_any`` says which happened).
+
+    >>> fastest([{"name": "a", "value": 2.0, "passed": False},
+    ...          {"name": "b", "value": 1.0, "passed": True}], rule="fastest passing")["chosen"]
+    'b'
+    """
+    measured = [c for c in candidates if c.get("value") is not None]
+    eligible = [c for c in measured if c.get("passed")]
+    pool = eligible or (measured if fallback else [])
+    best = max(pool, key=lambda c: c["value"]) if pool else None
+    return {
+        "chosen": best["name"] if best else None,
+        "passed_any": bool(eligible),
+        "rule": rule,
+        "candidates": [dict(c) for c in candidates],
+    }
+
+
+def client_transport_choice(client: Mapping[str, Any], concurrency: int = 64) -> dict[str, Any]:
+    """The serving client's transport from ``client.json``: the fastest at ``concurrency`` whose
+    requests/s reach the goal's share of the bare aiohttp loop's (same connection cap)."""
+    rows = {r["config"]: r for r in client.get("results", []) if r["concurrency"] == concurrency}
+    bare = rows.get("bare_aiohttp", {}).get("requests_per_s")
+    targets = [g["target"] for g in client.get("goals", []) if "target" in g]
+    target = targets[0] if targets else None
+    candidates = []
+    for config, row in sorted(rows.items()):
+        if not config.startswith("client_"):
+            continue
+        share = row["requests_per_s"] / bare if bare else None
+        candidates.append(
+            {
+                "name": config.removeprefix("client_").replace("_", "-"),
+                "value": row["requests_per_s"],
+                "share_of_bare": round(share, 3) if share is not None else None,
+                "passed": share is not None and target is not None and share >= target,
+            }
+        )
+    rule = (
+        f"fastest client requests/s at {concurrency} in flight with >= {target} of bare aiohttp "
+        "(the fastest of all when none reaches it)"
+    )
+    return {**fastest(candidates, rule, fallback=True), "concurrency": concurrency}
+
+
+def serving_backend_choice(
+    results: Mapping[str, Mapping[str, Any]], parity: Mapping[str, Mapping[str, Any]] | None
+) -> dict[str, Any]:
+    """The served backend from ``serving.json``'s results: the fastest MiniLM backend under load
+    (32 in flight) whose parity passed; ``torch`` (float32, the reference) needs none."""
+    candidates = []
+    for key, result in results.items():
+        if not key.startswith("minilm/"):
+            continue
+        backend = result["backend"]
+        check = (parity or {}).get(backend)
+        candidates.append(
+            {
+                "name": backend,
+                "value": result["concurrent"]["requests_per_s"],
+                "passed": backend == "torch" or bool(check and check.get("passed")),
+            }
+        )
+    return fastest(candidates, rule="fastest served requests/s at 32 in flight, parity passed")
+
+
+def parity_from_metrics(path: Path) -> dict[str, dict[str, Any]] | None:
+    """The parity ``train.evaluate`` recorded in ``reports/metrics.json``, keyed by backend."""
+    try:
+        record = json.loads(path.read_text()).get("parity") or {}
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return None
+    check = record.get("parity")
+    return {check["backend"]: check} if check else None
 
 
 def median(values: Sequence[float]) -> float | None:

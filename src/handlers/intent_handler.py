@@ -7,6 +7,7 @@ imports below find the code that was packed with the model.
 from __future__ import annotations
 
 import json
+import logging
 from http import HTTPStatus
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,27 @@ from handlers.prediction import HandlerSettings, IntentPredictor
 BATCH_SIZE_HEADER = "x-intent-batch-size"
 
 
+# What the worker logs for every batch: a line saying it received one (TorchServe's own), and,
+# when enabled, one line per model metric. Each goes through the worker's stdout to the frontend,
+# which parses or logs it: CPU on both sides of every request.
+RECEIVED_LINE = "Backend received inference"
+METRICS_LOGGER = "ts.metrics"
+
+
+def _not_received_line(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(RECEIVED_LINE)
+
+
+def quiet_per_batch_logging(*, model_metrics: bool) -> None:
+    """Drop the worker's per-batch "received" line and, unless ``model_metrics``, its per-batch
+    model metrics (HandlerTime, PredictionTime). Start-up lines, warnings and errors still go to
+    the model log; the frontend's metrics are untouched."""
+    root = logging.getLogger()
+    if _not_received_line not in root.filters:
+        root.addFilter(_not_received_line)
+    logging.getLogger(METRICS_LOGGER).setLevel(logging.INFO if model_metrics else logging.WARNING)
+
+
 class IntentHandler(BaseHandler):
     """Classifies prompts; bad requests get a 4xx of their own and never fail their batch."""
 
@@ -31,6 +53,7 @@ class IntentHandler(BaseHandler):
         if self.settings.torch_threads is not None:
             # The worker process is this model's alone, so the process-wide setting is ours.
             torch.set_num_threads(self.settings.torch_threads)
+        quiet_per_batch_logging(model_metrics=self.settings.model_metrics)
         gpu_id = properties.get("gpu_id")
         device = f"cuda:{gpu_id}" if torch.cuda.is_available() and gpu_id is not None else "cpu"
         version = (context.manifest or {}).get("model", {}).get("modelVersion", "unknown")

@@ -26,6 +26,7 @@ from tokenizers import Tokenizer
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from contract import MAX_BODY_BYTES, check_text, sha256_file
+from handlers.backends import TORCH, check_name, load_backend
 from handlers.calibration import Calibration
 
 # Folder of the Hugging Face model directory inside a .mar; model-config.yaml's handler section
@@ -50,6 +51,11 @@ class HandlerSettings:
     max_body_bytes: int = MAX_BODY_BYTES
     half_precision: bool = False
     torch_threads: int | None = None  # intra-op CPU threads of a worker; None keeps torch's
+    # How the forward pass runs (handlers.backends): torch, torch-int8 or onnx-int8.
+    backend: str = TORCH
+    # TorchServe worker only: emit the HandlerTime/PredictionTime metrics for every batch. The
+    # frontend's own ts_* metrics (requests, queue and inference latency) never depend on it.
+    model_metrics: bool = True
 
     @classmethod
     def from_model_config(cls, model_config: Mapping[str, Any] | None) -> HandlerSettings:
@@ -74,6 +80,12 @@ class HandlerSettings:
         threads = settings.torch_threads
         if threads is not None and (not isinstance(threads, int) or threads < 1):
             raise ValueError(f"handler setting torch_threads must be null or >= 1, got {threads!r}")
+        check_name(settings.backend)
+        metrics = settings.model_metrics
+        if not isinstance(metrics, bool):
+            raise ValueError(
+                f"handler setting model_metrics must be true or false, got {metrics!r}"
+            )
         return settings
 
     def predictor_kwargs(self) -> dict[str, Any]:
@@ -81,6 +93,7 @@ class HandlerSettings:
             "max_length": self.max_length,
             "top_k": self.top_k,
             "half_precision": self.half_precision,
+            "backend": self.backend,
         }
 
 
@@ -106,6 +119,8 @@ class IntentPredictor:
         model_version: str = "unknown",
         half_precision: bool = False,
         calibration: Calibration | None = None,
+        backend: str = TORCH,
+        model_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         id2label = model.config.id2label
         self.labels = [id2label[i] for i in range(len(id2label))]
@@ -125,6 +140,9 @@ class IntentPredictor:
         self._encoder = _batch_encoder(tokenizer, max_length)
         self._input_names = [n for n in tokenizer.model_input_names if n in MODEL_INPUTS]
         self.calibration = calibration or Calibration()
+        # model_dir: where a backend finds its file (onnx-int8's model.int8.onnx).
+        self._backend = load_backend(backend, model_dir, self.model, device=self.device)
+        self.backend = self._backend.name
 
     @classmethod
     def from_pretrained(
@@ -136,6 +154,7 @@ class IntentPredictor:
         top_k: int = DEFAULT_TOP_K,
         model_version: str = "unknown",
         half_precision: bool = False,
+        backend: str = TORCH,
     ) -> IntentPredictor:
         """Load a ``save_pretrained`` directory (weights, tokenizer, config with ``id2label``, and
         the ``calibration.json`` training fitted, when there is one)."""
@@ -153,6 +172,8 @@ class IntentPredictor:
             model_version=model_version,
             half_precision=half_precision,
             calibration=Calibration.load(model_dir),
+            backend=backend,
+            model_dir=model_dir,
         )
 
     @classmethod
@@ -197,7 +218,7 @@ class IntentPredictor:
             else contextlib.nullcontext()
         )
         with torch.inference_mode(), autocast:
-            logits = self.model(**batch.inputs).logits
+            logits = self._backend(batch.inputs)
         return logits.float().cpu()
 
     def forward(self, batch: EncodedBatch) -> torch.Tensor:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import random
 from collections.abc import Iterator
 from pathlib import Path
 
 import datasets
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader, Sampler
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from transformers import DataCollatorWithPadding
 
 from train.dataset import SPLITS
 from train.modeling import load_tokenizer
+
+log = logging.getLogger(__name__)
 
 
 class LengthGroupedBatchSampler(Sampler[list[int]]):
@@ -22,10 +25,29 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
     Indices are shuffled, cut into windows of ``batch_size * window`` examples, each window
     sorted by length and cut into batches, and the batches shuffled. Dynamic padding then pads each
     batch only to its own longest prompt, which on short-prompt data cuts most of the padding.
+
+    Under DDP every rank builds the same batches from the same ``seed + epoch`` and keeps every
+    ``world_size``-th one from its ``rank`` on: the ranks' shares are disjoint and together cover
+    the epoch. Every rank must take as many steps (each step ends in a gradient all-reduce), so
+    when the batch count does not divide by ``world_size`` the largest batches are halved until
+    it does.
     """
 
-    def __init__(self, lengths: list[int], batch_size: int, seed: int, window: int = 50) -> None:
+    def __init__(
+        self,
+        lengths: list[int],
+        batch_size: int,
+        seed: int,
+        window: int = 50,
+        rank: int = 0,
+        world_size: int = 1,
+    ) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+        if len(lengths) < world_size:
+            raise ValueError(f"{len(lengths)} examples cannot be shared by {world_size} ranks")
         self.lengths, self.batch_size, self.seed, self.window = lengths, batch_size, seed, window
+        self.rank, self.world_size = rank, world_size
         self.epoch = 0
 
     def __iter__(self) -> Iterator[list[int]]:
@@ -40,11 +62,31 @@ class LengthGroupedBatchSampler(Sampler[list[int]]):
             batches += [
                 chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)
             ]
+        while len(batches) % self.world_size:
+            largest = max(range(len(batches)), key=lambda b: len(batches[b]))
+            half = len(batches[largest]) // 2
+            batches[largest : largest + 1] = [batches[largest][:half], batches[largest][half:]]
         rng.shuffle(batches)
-        return iter(batches)
+        return iter(batches[self.rank :: self.world_size])
 
     def __len__(self) -> int:
-        return -(-len(self.lengths) // self.batch_size)
+        batches = -(-len(self.lengths) // self.batch_size)
+        return -(-batches // self.world_size)
+
+
+class ShardSampler(Sampler[int]):
+    """Every ``world_size``-th index from ``rank`` on, in order: evaluation rows split across DDP
+    ranks with no row repeated (torch's DistributedSampler pads with repeats, which would count
+    some rows twice in the reduced metrics). Shares differ by at most one row."""
+
+    def __init__(self, size: int, rank: int, world_size: int) -> None:
+        self.size, self.rank, self.world_size = size, rank, world_size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.rank, self.size, self.world_size))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.size, self.world_size))
 
 
 class IntentDataModule(pl.LightningDataModule):
@@ -129,10 +171,36 @@ class IntentDataModule(pl.LightningDataModule):
             return collate(rows)
 
         common = {"collate_fn": collate_fn, "num_workers": self.num_workers}
+        rank, world_size = self._rank_and_world_size()
         if train and self.group_by_length:
-            sampler = LengthGroupedBatchSampler(ds["length"], batch_size, self.seed)
+            sampler = LengthGroupedBatchSampler(
+                ds["length"], batch_size, self.seed, rank=rank, world_size=world_size
+            )
+            if world_size > 1:
+                log.info(
+                    "rank %d of %d: %d training batches per epoch", rank, world_size, len(sampler)
+                )
             return DataLoader(features, batch_sampler=sampler, **common)
+        if world_size > 1:
+            # Ungrouped training batches: torch's sampler (it repeats up to world_size - 1 rows
+            # so every rank takes as many steps); evaluation rows: each exactly once.
+            shard = (
+                DistributedSampler(features, world_size, rank, shuffle=True, seed=self.seed)
+                if train
+                else ShardSampler(len(features), rank, world_size)
+            )
+            return DataLoader(features, batch_size=batch_size, sampler=shard, **common)
         return DataLoader(features, batch_size=batch_size, shuffle=train, **common)
+
+    def _rank_and_world_size(self) -> tuple[int, int]:
+        """This process's global rank and the number of processes; (0, 1) outside a fit.
+
+        The loaders shard by rank themselves: Lightning's sampler replacement cannot rebuild a
+        custom batch sampler, so ``conf/trainer/ddp.yaml`` turns it off."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return trainer.global_rank, trainer.world_size
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", self.batch_size, train=True)

@@ -23,6 +23,8 @@ from tqdm import tqdm
 from contract import load_labels
 from handlers.prediction import IntentPredictor
 from train.config import register_resolvers
+from train.export import configured_backend, served_predictor
+from train.package import MODEL_CONFIG
 from train.registry import promote_if_better, version_for_run
 from train.reports import build_report, write_predictions, write_reports
 from train.scoring import classification_scores
@@ -100,6 +102,19 @@ def evaluate_run(cfg: DictConfig) -> dict:
     texts, refs = list(split["text"]), np.asarray(split["label"], dtype=np.int64)
     predictor = IntentPredictor.from_pretrained(model_dir)
     logits = torch.from_numpy(predict_logits(predictor, texts, cfg.batch_size))
+    # The backend packaging will serve, checked against float32 as packaging checks it; what
+    # follows scores the backend that passed, so the reports are the served model's.
+    choice, served = served_predictor(
+        model_dir,
+        configured_backend(MODEL_CONFIG),
+        texts,
+        refs,
+        logits.numpy(),
+        batch_size=cfg.batch_size,
+    )
+    if served is not None:
+        predictor = served
+        logits = torch.from_numpy(predict_logits(predictor, texts, cfg.batch_size))
     probs = predictor.probabilities(logits).numpy()
     raw_probs = logits.softmax(-1).numpy()
     flags = probs.max(1) < predictor.calibration.low_confidence_threshold
@@ -112,6 +127,7 @@ def evaluate_run(cfg: DictConfig) -> dict:
         "temperature": predictor.calibration.temperature,
         "low_confidence_threshold": predictor.calibration.low_confidence_threshold,
     }
+    report["parity"] = choice.to_dict()
     write_predictions(Path(cfg.predictions_path), texts, refs, probs)
     write_reports(cfg, report, refs, probs, texts)
 

@@ -15,6 +15,8 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.loggers import MLFlowLogger
+from pytorch_lightning.loggers.logger import DummyLogger
+from pytorch_lightning.utilities import rank_zero_only
 
 from train.calibration import calibrate
 from train.run_info import data_fingerprint, flatten, git_state
@@ -79,16 +81,35 @@ def _register(client: mlflow.MlflowClient, run_id: str, artifact_uri: str, tags:
     return version.version
 
 
+def _fit_share(cfg: DictConfig, model, datamodule) -> tuple[dict, dict]:
+    """A DDP process other than global rank 0: fit this rank's share of the data, then return.
+
+    Rank 0 alone tracks, exports and registers. This rank's logger records nothing: even building
+    the MLflow logger opens the tracking store (on a fresh SQLite file, a race with rank 0 to
+    create its tables), and touching its run would create a second run."""
+    callbacks = _instantiate_all(cfg.get("callbacks"))
+    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=False)
+    trainer.loggers = [DummyLogger()]  # set after: Hydra cannot merge a DummyLogger into a config
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    produced = {"run_id": None, "export_dir": None, "model_version": None, "best_checkpoint": None}
+    return metrics, {**produced, "module": model, "datamodule": datamodule, "trainer": trainer}
+
+
 def train(cfg: DictConfig) -> tuple[dict[str, float], dict]:
     """Fit the configured model; return its metrics and what it produced (run id, export dir,
     registered version). No module-level state: tests call this with a composed config."""
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = hydra.utils.instantiate(cfg.data, tokenizer=cfg.model.tokenizer, seed=cfg.seed)
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    if rank_zero_only.rank != 0:  # torchrun's RANK (or LOCAL_RANK), read when Lightning loads
+        return _fit_share(cfg, model, datamodule)
     loggers = _instantiate_all(cfg.get("logger"))
     mlf = _mlflow_logger(loggers)
     callbacks = _instantiate_all(cfg.get("callbacks"))
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers)
+    if not trainer.is_global_zero:  # ranks that only the strategy knows (Lightning's launcher)
+        return _fit_share(cfg, model, datamodule)
     # Made here, before the logger makes it untagged, so the MLflow UI opens it as model training.
     ensure_experiment(
         mlflow.MlflowClient(mlf._tracking_uri), mlf._experiment_name, mlf._artifact_location
@@ -96,6 +117,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict]:
     client, run_id = mlf.experiment, mlf.run_id
     try:
         _record_inputs(cfg, mlf)
+        client.set_tag(run_id, "world_size", str(trainer.world_size))
         trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
         best_path = (
             trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -112,6 +134,7 @@ def train(cfg: DictConfig) -> tuple[dict[str, float], dict]:
             metrics.get("val/macro_f1_best", metrics.get("val/macro_f1", 0.0)),
         )
         client.log_metric(run_id, "epochs_trained", trainer.current_epoch)
+        client.log_metric(run_id, "train/batches_per_rank", trainer.num_training_batches)
 
         with tempfile.TemporaryDirectory() as tmp:
             exported = export_best(model, datamodule, best_path or None, Path(tmp) / "hf_model")

@@ -90,10 +90,11 @@ class IntentClassifier(pl.LightningModule):
         # Lightning's sanity check runs validation before training; its scores are not a result.
         if not self.trainer.sanity_checking:
             self.val_macro_f1_best.update(scores["val/macro_f1"])
-        self.log("val/accuracy", scores["val/accuracy"])
-        self.log("val/macro_f1", scores["val/macro_f1"], prog_bar=True)
+        # Already equal on every rank; sync_dist only tells Lightning so (no DDP warning).
+        self.log("val/accuracy", scores["val/accuracy"], sync_dist=True)
+        self.log("val/macro_f1", scores["val/macro_f1"], prog_bar=True, sync_dist=True)
         if self.val_macro_f1_best.update_count:
-            self.log("val/macro_f1_best", self.val_macro_f1_best.compute())
+            self.log("val/macro_f1_best", self.val_macro_f1_best.compute(), sync_dist=True)
 
     def configure_optimizers(self):
         # No weight decay on biases and LayerNorm weights, as in BERT's original recipe.

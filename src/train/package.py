@@ -2,8 +2,11 @@
 
 Builds ``model_store/intent_classifier.mar`` (weights, tokenizer, label map, the handler and
 ``conf/serve/model-config.yaml``) with torch-model-archiver, writes
-``model_store/intent_classifier.json`` (version, run id, sha256, metrics) and logs the archive to
-the model's MLflow run. The archive's version is the registry version, so TorchServe answers it at
+``model_store/intent_classifier.json`` (version, run id, sha256, metrics, serving backend) and
+logs the archive to the model's MLflow run. The configured ``handler.backend`` is exported and
+parity-checked on the test split first (``train.export.gate_backend``): the archive carries it
+only when it passed, and serves ``torch`` otherwise, with the reason logged. The archive's
+version is the registry version, so TorchServe answers it at
 ``/predictions/intent_classifier/<version>`` too.
 """
 
@@ -27,6 +30,7 @@ import yaml
 from contract import conf_dir, project_root, sha256_file
 from contract.cli import run
 from train.code_deps import module_closure, module_file
+from train.export import gate_backend, servable_config
 from train.registry import champion, version_for_run
 from train.tracking import CHAMPION_ALIAS, MODEL_ARTIFACT, REGISTERED_MODEL, tracking_uri
 
@@ -35,6 +39,7 @@ log = logging.getLogger(__name__)
 MODEL_STORE = project_root() / "model_store"
 MODEL_CONFIG = conf_dir() / "serve" / "model-config.yaml"
 ARCHIVE_ARTIFACT = "torchserve"  # run artifact folder the .mar is logged under
+PARITY_SPLIT = project_root() / "data" / "processed" / "test"  # where backends are checked
 HANDLER_MODULE = "handlers.intent_handler"
 
 
@@ -48,6 +53,7 @@ class PackagedModel:
     archive: str
     sha256: str
     metrics: dict[str, float]
+    backend: dict[str, Any] | None = None  # served backend, the one asked for, parity, reason
 
 
 def build_archive(
@@ -72,7 +78,7 @@ def build_archive(
         )
     if model_config is None:
         model_config = yaml.safe_load(MODEL_CONFIG.read_text(encoding="utf-8"))
-    model_config = with_trained_max_length(model_config, model_dir)
+    model_config = servable_config(with_trained_max_length(model_config, model_dir), model_dir)
     model_subdir = model_config["handler"].get("model_dir", "model")
     handler_file = module_file(HANDLER_MODULE)
     if handler_file is None:
@@ -158,6 +164,7 @@ def package(
     model_store: str | os.PathLike[str] = MODEL_STORE,
     config: str | os.PathLike[str] = MODEL_CONFIG,
     model_name: str = REGISTERED_MODEL,
+    parity_split: str | os.PathLike[str] = PARITY_SPLIT,
 ) -> PackagedModel:
     """Build the archive of ``run_id`` (default: the champion), write its JSON and log it."""
     client = mlflow.MlflowClient(tracking_uri())
@@ -171,6 +178,7 @@ def package(
             dst_path=download,
             tracking_uri=tracking_uri(),
         )
+        model_config, choice = gate_backend(model_dir, model_config, parity_split)
         archive = build_archive(
             model_dir,
             model_store,
@@ -185,6 +193,7 @@ def package(
         archive=archive.name,
         sha256=sha256_file(archive),
         metrics=dict(sorted(client.get_run(run_id).data.metrics.items())),
+        backend=choice.to_dict(),
     )
     (model_store / f"{model_name}.json").write_text(
         json.dumps(asdict(packaged), indent=2) + "\n", encoding="utf-8"

@@ -56,3 +56,44 @@ def test_summary_only_writes_summary_json_and_the_table(tmp_path: Path, capsys) 
     assert summary["machine"]["cores"] >= 1 and summary["versions"]["python"]
     printed = capsys.readouterr().out
     assert "train.json" in printed and "client.json" in printed
+
+
+def _client_report(path: Path, rps: dict[str, float], chosen: str = "hand-written") -> None:
+    results = [{"config": c, "concurrency": 64, "requests_per_s": v} for c, v in rps.items()]
+    report = {"results": results, "transport_choice": {"chosen": chosen}}
+    path.write_text(json.dumps({**report, "goals": [{"name": "c", "target": 0.8, "met": True}]}))
+
+
+def test_chosen_values_are_derived_from_the_figures_and_written_back(tmp_path: Path) -> None:
+    rps = {"bare_aiohttp": 1000.0, "client_aiohttp": 900.0, "client_httpx": 950.0}
+    _client_report(tmp_path / "client.json", rps)
+    serving = {
+        "results": {
+            "minilm/torch": {"backend": "torch", "concurrent": {"requests_per_s": 150.0}},
+            "minilm/onnx-int8": {"backend": "onnx-int8", "concurrent": {"requests_per_s": 600.0}},
+        },
+        "parity": {"onnx-int8": {"backend": "onnx-int8", "passed": True}},
+        "goals": [],
+    }
+    (tmp_path / "serving.json").write_text(json.dumps(serving))
+    before = (tmp_path / "client.json").stat().st_mtime_ns
+
+    choices = run_all.derive_choices(tmp_path)
+
+    # httpx is fastest here, and 0.95 of the bare loop meets the 0.8 goal
+    assert choices["client_transport"]["chosen"] == "httpx"
+    assert choices["serving_backend"]["chosen"] == "onnx-int8"
+    assert {"configured", "matches", "rule", "candidates"} <= set(choices["serving_backend"])
+    client = json.loads((tmp_path / "client.json").read_text())
+    assert client["transport_choice"]["chosen"] == "httpx"  # no longer the hand-written value
+    assert (tmp_path / "client.json").stat().st_mtime_ns == before  # freshness still means measured
+
+
+def test_a_transport_below_the_goal_is_not_chosen_however_fast(tmp_path: Path) -> None:
+    rps = {"bare_aiohttp": 1000.0, "client_aiohttp": 850.0, "client_httpx": 700.0}
+    _client_report(tmp_path / "client.json", rps)
+    assert run_all.derive_choices(tmp_path)["client_transport"]["chosen"] == "aiohttp"
+    rps = {"bare_aiohttp": 1000.0, "client_aiohttp": 500.0, "client_httpx": 300.0}
+    _client_report(tmp_path / "client.json", rps)
+    choice = run_all.derive_choices(tmp_path)["client_transport"]
+    assert (choice["chosen"], choice["passed_any"]) == ("aiohttp", False)  # fastest, flagged
