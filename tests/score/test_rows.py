@@ -12,7 +12,7 @@ import pytest
 
 from contract import MAX_BODY_BYTES, InvalidText
 from train.score import BatchScorer, InputFileError, check_prompt
-from train.score.tables import parse_jsonl
+from train.score.tables import parse_lines
 from train.score.writers import ADDED, TableWriter
 
 
@@ -62,19 +62,19 @@ def test_the_actor_loads_an_archive_sent_as_bytes(tiny_archive: Path) -> None:
 
 
 def test_jsonl_lines_keep_their_record_and_flag_non_strings() -> None:
-    lines = pa.table({"text": ['{"text": "0123", "n": 1}', "  ", '{"text": [1]}', '{"id": 3}']})
-    out = parse_jsonl(lines).to_pylist()
+    lines = ['{"text": "0123", "n": 1}', "  ", '{"text": [1]}', '{"id": 3}\r']
+    out = parse_lines(lines).to_pylist()
     assert [r["__record"] for r in out] == [
         '{"text": "0123", "n": 1}',
         '{"text": [1]}',
-        '{"id": 3}',
+        '{"id": 3}\r',
     ]
     assert [r["text"] for r in out] == ["0123", None, None]
     assert out[0]["__text_error"] is None
     assert out[1]["__text_error"] == '"text" must be a string, got list'
     assert out[2]["__text_error"] == 'no "text" field'
     with pytest.raises(InputFileError, match="not valid JSON"):
-        parse_jsonl(pa.table({"text": ["{oops"]}))
+        parse_lines(["{oops"])
 
 
 def _scored(texts: list[str | None], **inputs) -> pa.Table:

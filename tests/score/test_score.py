@@ -75,12 +75,16 @@ def test_jsonl_round_trip_keeps_each_record_as_written(
         for i, text in enumerate(PROMPTS)
     ]
     records[2] = {"id": "02", "text": 42}
+    # Unicode line breaks are legal raw inside a JSON string: they must not split a record.
+    records[3]["text"] = "Summarize this:\u2028first point\u0085second point"
     source = tmp_path / "prompts.jsonl"
-    source.write_text("\n".join(json.dumps(r) for r in records) + "\n\n")
+    text = "\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n\n"
+    source.write_text(text, encoding="utf-8")
 
     score_file(source, tmp_path / "scored.jsonl", tiny_archive, concurrency=2)
 
-    rows = [json.loads(line) for line in (tmp_path / "scored.jsonl").read_text().splitlines()]
+    lines = (tmp_path / "scored.jsonl").read_text(encoding="utf-8").split("\n")
+    rows = [json.loads(line) for line in lines if line]  # not splitlines: U+2028 is no break
     assert len(rows) == len(records)
     for record, row in zip(records, rows, strict=True):
         assert {k: row[k] for k in record} == record  # "0123"-like ids stay strings

@@ -52,10 +52,13 @@ def score_file(
 ) -> ScoreSummary:
     """Score every row of ``input_path`` (CSV, JSONL or Parquet with a ``text`` column) with the
     model in ``archive`` and write ``output_path`` (format from its suffix): every input column
-    and row, in input order, plus ``intent``, ``confidence``, ``model_version`` and ``error``.
+    and row, in input order, plus ``intent``, ``confidence``, ``low_confidence``,
+    ``model_version`` and ``error``.
 
-    ``concurrency`` actors (default: the cluster's CPUs / ``threads``) of ``threads`` torch
-    threads each. Raises InputFileError for a file that cannot be read or written as asked and
+    ``concurrency`` actors (default: one per ``threads`` CPUs of the cluster, one CPU left for
+    reading) of ``threads`` torch threads each, ``batch_size`` prompts per forward pass. Joins a
+    Ray already started in this process, else starts one (see ``_connect``); sets this process's
+    Ray DataContext. Raises InputFileError for a file or archive that cannot be used as asked and
     FileNotFoundError for a missing archive; a row that cannot be scored gets an ``error``.
     """
     from handlers.prediction import extract_archive

@@ -1,9 +1,10 @@
 """The files batch scoring reads: CSV, JSONL and Parquet tables with a ``text`` column.
 
 Opening a file checks what can be checked before a cluster starts (the suffix, the file, its
-columns). The Ray Dataset it then gives keeps every value as written: CSV columns stay text
-(``"007"`` stays ``"007"``), Parquet keeps its schema, and JSONL records are parsed here rather
-than by pandas (which turns ``"0123"`` into ``123``) and kept whole for the writer.
+columns, every row). The Ray Dataset it then gives keeps every value as written: CSV columns stay
+text (``"007"`` stays ``"007"``), Parquet keeps its schema, and JSONL records are parsed here
+(``train.score.jsonl``) rather than by pandas (which turns ``"0123"`` into ``123``) and kept whole
+for the writer.
 """
 
 from __future__ import annotations
@@ -89,8 +90,11 @@ class InputTable:
             )
         if self.format == "parquet":
             return ray.data.read_parquet(str(self.path), override_num_blocks=blocks, **READ)
-        lines = ray.data.read_text(str(self.path), override_num_blocks=blocks, **READ)
-        return lines.map_batches(parse_jsonl, batch_format="pyarrow", batch_size=None, **READ)
+        from train.score.jsonl import JsonlRecords
+
+        return ray.data.read_datasource(
+            JsonlRecords(str(self.path)), override_num_blocks=blocks, **READ
+        )
 
 
 def _csv_schema(path: Path) -> pa.Schema:
@@ -130,8 +134,9 @@ def _parquet_rows(path: Path, schema: pa.Schema) -> int:
 
 def _jsonl_rows(path: Path, schema: None) -> int:
     rows = 0
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, 1):
+    with path.open("rb") as f:  # lines end at b"\n" alone, as the reader splits them
+        for number, raw in enumerate(f, 1):
+            line = raw.decode("utf-8")
             if line.strip():
                 parse_record(line, number)
                 rows += 1
@@ -146,7 +151,7 @@ def _parquet_schema(path: Path) -> pa.Schema:
 
 def _jsonl_schema(path: Path) -> None:
     # Records may differ in their keys: there is no schema, only a first record to find.
-    with path.open(encoding="utf-8") as f:
+    with path.open("rb") as f:
         if not any(line.strip() for line in f):
             raise InputFileError("the file holds no JSON record")
 
@@ -168,11 +173,11 @@ def parse_record(line: str, number: int | None = None) -> dict:
     return record
 
 
-def parse_jsonl(lines: pa.Table) -> pa.Table:
-    """Ray's text lines (column ``text``) as rows: the record as written, its ``text`` when that
+def parse_lines(lines: list[str]) -> pa.Table:
+    """JSONL lines as rows (blank ones skipped): the record as written, its ``text`` when that
     is a string, else the contract's message for it."""
     records, texts, problems = [], [], []
-    for line in lines.column(TEXT).to_pylist():
+    for line in lines:
         if not line.strip():
             continue
         record = parse_record(line)
