@@ -113,4 +113,9 @@ def parse_batch(requests: Sequence[Mapping[str, Any]], *, max_body_bytes: int) -
 
 def _payload(request: Mapping[str, Any]) -> object:
     payload = request.get("body")
-    return request.get("data") if payload is None else payload
+    if payload is None:
+        payload = request.get("data")
+    # KServe's TorchServe envelope hands the handler the instance itself: {"text": ...}.
+    if payload is None and "text" in request:
+        payload = {"text": request["text"]}
+    return payload

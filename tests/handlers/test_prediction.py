@@ -215,3 +215,11 @@ def test_from_archive_refuses_a_missing_or_foreign_file(tmp_path: Path) -> None:
         archive.writestr("readme.txt", "not a model")
     with pytest.raises(ValueError, match="not a TorchServe archive"):
         IntentPredictor.from_archive(foreign, cache_dir=tmp_path / "cache")
+
+
+def test_a_kserve_instance_is_read_like_a_request_body() -> None:
+    # KServe's TorchServe envelope passes each instance as the request itself.
+    batch = parse_batch([{"text": "plan my week"}, {"text": "  "}], max_body_bytes=100)
+    assert batch.texts == ["plan my week"]
+    assert batch.positions == [0]
+    assert sorted(batch.errors) == [1]
