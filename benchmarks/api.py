@@ -39,6 +39,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from benchmarks.common import (
     PROJECT_ROOT,
+    PROMPTS,
     REPORT_DIR,
     goal,
     machine_info,
@@ -54,16 +55,6 @@ TRAINED_MODEL = PROJECT_ROOT / "models" / "intent_classifier"
 API_KEY = "benchmark-key-0123456789abcdef"
 TARGET_SHARE = 0.8
 SIDES = ("client", "api")
-PROMPTS = [
-    "Write a short poem about the first snow of winter",
-    "Translate 'see you tomorrow at the station' into Spanish",
-    "Why does this Python function return None instead of the list?",
-    "What is the difference between TCP and UDP?",
-    "Plan a two-week study schedule for my statistics exam",
-    "Summarize the meeting notes above in three bullet points",
-    "If I flip three coins, what is the chance of exactly two heads?",
-    "hey, how are you doing today?",
-]
 
 
 async def drive(side: str, url: str, concurrency: int, seconds: float, warmup: int) -> dict:
