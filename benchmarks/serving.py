@@ -23,10 +23,11 @@ weighs on all alike:
 - 32 requests in flight: requests/s and the batch sizes TorchServe formed (response header),
   against raw forward over the same batch sizes.
 
-Parity: with a trained model, each backend's predictions on the test split against float32
-(``train.export.parity``: >= 99% equal, macro-F1 drop <= 0.005; without a trained model, the
-parity ``train.evaluate`` recorded in reports/metrics.json). The served backend (``chosen``) is
-the fastest under load among those that passed (``benchmarks.common.serving_backend_choice``).
+Parity: with a trained model, each backend's predictions on the validation and test splits
+against float32 (``train.export.parity``: >= 99% equal, macro-F1 drop <= 0.005; without a
+trained model, the parity ``train.evaluate`` recorded in reports/metrics.json). The served
+backend (``chosen``) is the fastest under load among those that passed
+(``benchmarks.common.serving_backend_choice``).
 Goals: its served requests/s >= 2.5x float32's ("served throughput vs fp32"), its one-request
 p50 <= its raw forward + 3 ms, and its throughput >= 70% of its raw batched forward.
 Writes ``reports/bench/serving.json``.
@@ -79,7 +80,7 @@ from train.package import MODEL_CONFIG, build_archive
 DEFAULT_THREADS = torch.get_num_threads()
 OUTPUT = REPORT_DIR / "serving.json"
 TRAINED_MODEL = PROJECT_ROOT / "models" / "intent_classifier"
-TEST_SPLIT = PROJECT_ROOT / "data" / "processed" / "test"
+PROCESSED_DIR = PROJECT_ROOT / "data" / "processed"
 METRICS = PROJECT_ROOT / "reports" / "metrics.json"
 CONCURRENCY = 32
 WARMUP = 20  # requests sent before timing: connection set-up, allocator and caches
@@ -290,21 +291,19 @@ def build_contenders(
 
 
 def measure_parity(contenders: list[Contender], trained: bool) -> dict[str, dict] | None:
-    """Each MiniLM backend against float32 on the test split (None without a trained model)."""
-    if not trained or not TEST_SPLIT.is_dir():
+    """Each MiniLM backend against float32 on the prompts packaging checks it on (validation and
+    test splits, ``train.export.parity_prompts``); None without a trained model."""
+    from train.export import parity, parity_prompts, predict_logits
+
+    if not trained:
         return None
-    import datasets
-
-    from train.export import parity, predict_logits
-
-    split = datasets.load_from_disk(str(TEST_SPLIT))
-    texts, labels = list(split["text"]), split["label"]
+    try:
+        texts, labels = parity_prompts(PROCESSED_DIR)
+    except FileNotFoundError:
+        return None
     minilm = {c.backend: c for c in contenders if c.key.startswith("minilm/")}
     reference = IntentPredictor.from_pretrained(next(iter(minilm.values())).model_dir)
     reference_logits = predict_logits(reference, texts, 64)
-    import numpy as np
-
-    labels = np.asarray(labels, dtype=np.int64)
     return {
         backend: parity(
             backend, reference_logits, predict_logits(c.predictor, texts, 64), labels

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from contract import load_labels
 from handlers.prediction import IntentPredictor
 from train.config import register_resolvers
-from train.export import configured_backend, served_predictor
+from train.export import configured_backend, parity_prompts, served_predictor
 from train.package import MODEL_CONFIG
 from train.registry import promote_if_better, version_for_run
 from train.reports import build_report, write_predictions, write_reports
@@ -102,14 +102,14 @@ def evaluate_run(cfg: DictConfig) -> dict:
     texts, refs = list(split["text"]), np.asarray(split["label"], dtype=np.int64)
     predictor = IntentPredictor.from_pretrained(model_dir)
     logits = torch.from_numpy(predict_logits(predictor, texts, cfg.batch_size))
-    # The backend packaging will serve, checked against float32 as packaging checks it; what
-    # follows scores the backend that passed, so the reports are the served model's.
+    # The backend packaging will serve, checked against float32 on the prompts packaging checks
+    # it on; what follows scores the backend that passed, so the reports are the served model's.
+    parity_texts, parity_labels = parity_prompts(cfg.data.processed_dir)
     choice, served = served_predictor(
         model_dir,
         configured_backend(MODEL_CONFIG),
-        texts,
-        refs,
-        logits.numpy(),
+        parity_texts,
+        parity_labels,
         batch_size=cfg.batch_size,
     )
     if served is not None:

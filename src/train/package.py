@@ -4,9 +4,9 @@ Builds ``model_store/intent_classifier.mar`` (weights, tokenizer, label map, the
 ``conf/serve/model-config.yaml``) with torch-model-archiver, writes
 ``model_store/intent_classifier.json`` (version, run id, sha256, metrics, serving backend) and
 logs the archive to the model's MLflow run. The configured ``handler.backend`` is exported and
-parity-checked on the test split first (``train.export.gate_backend``): the archive carries it
-only when it passed, and serves ``torch`` otherwise, with the reason logged. The archive's
-version is the registry version, so TorchServe answers it at
+parity-checked on the validation and test splits first (``train.export.gate_backend``): the
+archive carries it only when it passed, and serves ``torch`` otherwise, with the reason logged.
+The archive's version is the registry version, so TorchServe answers it at
 ``/predictions/intent_classifier/<version>`` too.
 """
 
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 MODEL_STORE = project_root() / "model_store"
 MODEL_CONFIG = conf_dir() / "serve" / "model-config.yaml"
 ARCHIVE_ARTIFACT = "torchserve"  # run artifact folder the .mar is logged under
-PARITY_SPLIT = project_root() / "data" / "processed" / "test"  # where backends are checked
+PROCESSED_DIR = project_root() / "data" / "processed"  # its held-out splits check the backend
 HANDLER_MODULE = "handlers.intent_handler"
 
 
@@ -164,7 +164,7 @@ def package(
     model_store: str | os.PathLike[str] = MODEL_STORE,
     config: str | os.PathLike[str] = MODEL_CONFIG,
     model_name: str = REGISTERED_MODEL,
-    parity_split: str | os.PathLike[str] = PARITY_SPLIT,
+    processed_dir: str | os.PathLike[str] = PROCESSED_DIR,
 ) -> PackagedModel:
     """Build the archive of ``run_id`` (default: the champion), write its JSON and log it."""
     client = mlflow.MlflowClient(tracking_uri())
@@ -178,7 +178,7 @@ def package(
             dst_path=download,
             tracking_uri=tracking_uri(),
         )
-        model_config, choice = gate_backend(model_dir, model_config, parity_split)
+        model_config, choice = gate_backend(model_dir, model_config, processed_dir)
         archive = build_archive(
             model_dir,
             model_store,

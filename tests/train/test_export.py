@@ -81,7 +81,7 @@ def test_an_export_error_falls_back_to_torch(
 
 def test_gate_without_a_labelled_split_serves_torch(model_dir: Path, tmp_path: Path) -> None:
     config = {"batchSize": 16, "handler": {"backend": "onnx-int8", "top_k": 3}}
-    gated, choice = export.gate_backend(model_dir, config, tmp_path / "no-such-split")
+    gated, choice = export.gate_backend(model_dir, config, tmp_path / "no-such-dir")
     assert gated["handler"] == {"backend": "torch", "top_k": 3} and gated["batchSize"] == 16
     assert "no labelled split" in choice.reason
     assert config["handler"]["backend"] == "onnx-int8"  # the caller's dict is left alone
@@ -107,3 +107,37 @@ def test_evaluation_checks_a_scratch_copy_and_leaves_the_model_dir_alone(model_d
     assert choice.backend == "onnx-int8" and served.backend == "onnx-int8"
     assert sorted(p.name for p in model_dir.iterdir()) == before
     assert len(served.predict(TEXTS)) == len(TEXTS)  # usable after the scratch copy is gone
+
+
+def _save_split(path: Path, texts: list[str], labels: list[int]) -> None:
+    import datasets
+
+    datasets.Dataset.from_dict({"text": texts, "label": labels}).save_to_disk(str(path))
+
+
+def test_parity_prompts_join_the_validation_and_test_splits_in_order(tmp_path: Path) -> None:
+    _save_split(tmp_path / "validation", TEXTS[:2], [0, 1])
+    _save_split(tmp_path / "test", TEXTS[2:], [2, 3, 4, 5])
+    _save_split(tmp_path / "train", ["never checked"], [9])
+    texts, labels = export.parity_prompts(tmp_path)
+    assert texts == TEXTS and labels.tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_gate_names_the_missing_split_and_serves_torch(model_dir: Path, tmp_path: Path) -> None:
+    _save_split(tmp_path / "test", TEXTS, [0] * len(TEXTS))
+    gated, choice = export.gate_backend(model_dir, {"handler": {"backend": "onnx-int8"}}, tmp_path)
+    assert gated["handler"]["backend"] == "torch"
+    assert str(tmp_path / "validation") in choice.reason
+
+
+def test_served_predictor_accepts_a_relative_model_dir(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handlers.prediction import IntentPredictor
+
+    monkeypatch.chdir(model_dir.parent)
+    reference = export.predict_logits(IntentPredictor.from_pretrained(model_dir), TEXTS, 4)
+    choice, served = export.served_predictor(
+        Path(model_dir.name), "onnx-int8", TEXTS, reference.argmax(1), reference, batch_size=4
+    )
+    assert choice.backend == "onnx-int8" and len(served.predict(TEXTS)) == len(TEXTS)
