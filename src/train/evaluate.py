@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import datasets
@@ -17,6 +18,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import torch
+from mlflow.entities.model_registry import ModelVersion
 from omegaconf import DictConfig
 from tqdm import tqdm
 
@@ -32,6 +34,18 @@ from train.slices import slice_scores
 from train.tracking import MODEL_ARTIFACT, tracking_uri
 
 log = logging.getLogger(__name__)
+
+
+def download_model(run_id: str) -> Path:
+    """A local copy of a run's exported model directory."""
+    target = Path(tempfile.mkdtemp(prefix="eval-model-"))
+    path = mlflow.artifacts.download_artifacts(
+        run_id=run_id,
+        artifact_path=MODEL_ARTIFACT,
+        dst_path=str(target),
+        tracking_uri=tracking_uri(),
+    )
+    return Path(path)
 
 
 def resolve_run(cfg: DictConfig) -> tuple[str, Path]:
@@ -51,14 +65,22 @@ def resolve_run(cfg: DictConfig) -> tuple[str, Path]:
         and local.is_dir()
     ):
         return run_id, local
-    target = Path(tempfile.mkdtemp(prefix="eval-model-"))
-    path = mlflow.artifacts.download_artifacts(
-        run_id=run_id,
-        artifact_path=MODEL_ARTIFACT,
-        dst_path=str(target),
-        tracking_uri=tracking_uri(),
-    )
-    return run_id, Path(path)
+    return run_id, download_model(run_id)
+
+
+def validation_scorer(cfg: DictConfig, local: dict[str, Path]) -> Callable[[ModelVersion], float]:
+    """Scores a registered version by macro-F1 on this data's validation split, through the
+    serving predictor; ``local`` maps run ids to model directories already on disk (the others
+    are downloaded). The registry uses it when the champion was trained on other data."""
+    split = datasets.load_from_disk(str(Path(cfg.data.processed_dir) / "validation"))
+    texts, refs = list(split["text"]), np.asarray(split["label"], dtype=np.int64)
+
+    def score(version: ModelVersion) -> float:
+        model_dir = local.get(version.run_id) or download_model(version.run_id)
+        logits = predict_logits(IntentPredictor.from_pretrained(model_dir), texts, cfg.batch_size)
+        return classification_scores(refs, logits)["macro_f1"]
+
+    return score
 
 
 def predict_logits(predictor: IntentPredictor, texts: list[str], batch_size: int) -> np.ndarray:
@@ -151,7 +173,8 @@ def evaluate_run(cfg: DictConfig) -> dict:
         registered = version_for_run(client, run_id)
         version = registered.version
         if cfg.promote:
-            promoted = promote_if_better(client, registered)
+            rescore = validation_scorer(cfg, {run_id: model_dir})
+            promoted = promote_if_better(client, registered, rescore)
     except LookupError as err:
         log.warning("%s; champion unchanged", err)
     return {**report, "run_id": run_id, "model_version": version, "promoted": promoted}

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
+from collections.abc import Callable
 
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
@@ -15,6 +17,8 @@ from mlflow.exceptions import MlflowException
 
 from contract.cli import run
 from train.tracking import CHAMPION_ALIAS, REGISTERED_MODEL, tracking_uri
+
+log = logging.getLogger(__name__)
 
 SELECTION_METRIC = "val/macro_f1_best"  # best validation macro-F1 of the exported checkpoint
 
@@ -47,15 +51,55 @@ def selection_score(mlflow_client: mlflow.MlflowClient, version: ModelVersion) -
     return metrics[SELECTION_METRIC]
 
 
-def promote_if_better(mlflow_client: mlflow.MlflowClient, candidate: ModelVersion) -> bool:
+def data_hash(mlflow_client: mlflow.MlflowClient, version: ModelVersion) -> str | None:
+    """The ``data_hash`` tag of the version's run: which processed splits it was trained and
+    validated on (``train.run_info.data_fingerprint``)."""
+    return mlflow_client.get_run(version.run_id).data.tags.get("data_hash")
+
+
+def promote_if_better(
+    mlflow_client: mlflow.MlflowClient,
+    candidate: ModelVersion,
+    rescore: Callable[[ModelVersion], float] | None = None,
+) -> bool:
     """Move ``champion`` to ``candidate`` if it beats the current champion on validation macro-F1.
-    A tie keeps the current champion. Returns whether the alias moved."""
+    A tie keeps the current champion. Returns whether the alias moved.
+
+    Scores are only compared on the same validation split. When the champion was trained on other
+    data (its ``data_hash`` differs), its recorded score is about another split: ``rescore``
+    scores a version on the candidate's validation split, and both versions are rescored. Without
+    ``rescore`` such a comparison cannot be made and LookupError is raised."""
     current = champion(mlflow_client)
-    if current is not None:
-        if current.version == candidate.version:
-            return False
-        if selection_score(mlflow_client, candidate) <= selection_score(mlflow_client, current):
-            return False
+    if current is None:
+        mlflow_client.set_registered_model_alias(
+            REGISTERED_MODEL, CHAMPION_ALIAS, candidate.version
+        )
+        return True
+    if current.version == candidate.version:
+        return False
+    same_data = data_hash(mlflow_client, current) == data_hash(mlflow_client, candidate)
+    if same_data:
+        challenger = selection_score(mlflow_client, candidate)
+        defender = selection_score(mlflow_client, current)
+    elif rescore is None:
+        raise LookupError(
+            f"champion version {current.version} was trained on other data than version "
+            f"{candidate.version}; its validation score cannot be compared without rescoring"
+        )
+    else:
+        challenger, defender = rescore(candidate), rescore(current)
+        log.info(
+            "champion v%s trained on other data: on v%s's validation split, macro-F1 %.4f (v%s) "
+            "against %.4f (v%s)",
+            current.version,
+            candidate.version,
+            defender,
+            current.version,
+            challenger,
+            candidate.version,
+        )
+    if challenger <= defender:
+        return False
     mlflow_client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, candidate.version)
     return True
 

@@ -1,5 +1,5 @@
 """``python -m train.validate``: check the raw prompt CSV with a Great Expectations suite, then
-write the grouped, stratified split to ``data/processed``.
+write the stable grouped split to ``data/processed``.
 
 On any failed expectation the process exits non-zero, prints each failure with a few offending rows,
 writes ``reports/data_validation.json`` and leaves ``data/processed`` exactly as it was.
@@ -26,7 +26,7 @@ from contract import load_labels
 from train.config import register_resolvers
 from train.dataset import (
     DataFileError,
-    grouped_stratified_split,
+    grouped_split,
     normalize_text,
     read_prompt_csv,
     save_splits,
@@ -144,7 +144,7 @@ def add_derived_columns(frame: pd.DataFrame, split_cfg: DictConfig) -> pd.DataFr
     frame["group"] = frame["group"].where(frame["group"].notna(), "row-" + frame["row"].astype(str))
     label = frame["label"].fillna("<null>")
     fractions = {k: float(split_cfg[k]) for k in ("train", "validation", "test")}
-    frame["split"] = grouped_stratified_split(frame.assign(label=label), fractions, split_cfg.seed)
+    frame["split"] = grouped_split(frame, fractions, split_cfg.seed)
     # Checked on groups, not on this split: two groups may share a split under one seed and not
     # under the next, so only "same group" rules a leak out for every seed.
     frame["groups_sharing_text"] = frame.groupby("normalized_text")["group"].transform("nunique")

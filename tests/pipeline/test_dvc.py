@@ -68,7 +68,7 @@ def project(tmp_path_factory) -> tuple[Path, dict]:
     env = {
         **os.environ,
         "PYTHONPATH": str(root / "src"),
-        "project_root()": str(root),
+        "PROJECT_ROOT": str(root),
         "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'mlflow.db'}",
         "HF_HUB_OFFLINE": "1",
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",

@@ -67,3 +67,46 @@ def test_evaluate_writes_reports_logs_them_and_sets_the_champion(
     assert "evaluation/reliability_diagram.png" in logged
     assert result["promoted"] is True
     assert champion(client).run_id == out["run_id"]
+
+
+def test_a_champion_trained_on_other_data_is_rescored_on_the_new_validation_split(
+    train_overrides, tmp_path, mlflow_uri, processed_dir
+) -> None:
+    import shutil
+
+    from train.evaluate import validation_scorer
+    from train.registry import version_for_run
+
+    short = [
+        "model=deberta_v3_tiny",
+        "trainer.max_epochs=1",
+        "trainer.limit_train_batches=2",
+        "trainer.limit_val_batches=1",
+        "data.batch_size=8",
+    ]
+    _, first = train(compose("train", [*train_overrides, *short]))
+    cfg = compose("evaluate", [f"paths.root_dir={tmp_path}", f"data.processed_dir={processed_dir}"])
+    assert evaluate_run(cfg)["promoted"] is True
+
+    # New data: the same splits with the validation split shortened, so the data hash differs.
+    changed = tmp_path / "processed-v2"
+    for name in ("train", "test"):
+        shutil.copytree(processed_dir / name, changed / name)
+    validation = datasets.load_from_disk(str(processed_dir / "validation"))
+    validation.select(range(len(validation) - 3)).save_to_disk(str(changed / "validation"))
+    overrides = [o for o in train_overrides if not o.startswith("data.processed_dir=")]
+    _, second = train(
+        compose("train", [*overrides, f"data.processed_dir={changed}", *short, "seed=7"])
+    )
+    client = mlflow.MlflowClient(mlflow_uri)
+    tags = [client.get_run(r["run_id"]).data.tags["data_hash"] for r in (first, second)]
+    assert tags[0] != tags[1]
+
+    cfg = compose("evaluate", [f"paths.root_dir={tmp_path}", f"data.processed_dir={changed}"])
+    result = evaluate_run(cfg)
+    # The decision is the one the rescored validation macro-F1 on the new split gives.
+    score = validation_scorer(cfg, {})
+    old = version_for_run(client, first["run_id"])
+    new = version_for_run(client, second["run_id"])
+    assert result["promoted"] is (score(new) > score(old))
+    assert champion(client).run_id == (second if result["promoted"] else first)["run_id"]
