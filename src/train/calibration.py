@@ -5,7 +5,8 @@ Label smoothing and a small dataset leave the softmax off from the chance of bei
 ECE 0.084 before this step). One temperature T, fitted to minimise the validation negative
 log-likelihood of ``softmax(logits / T)``, fixes most of that without changing any argmax, so
 accuracy is untouched (Guo et al., 2017). The threshold is the confidence that best separates
-the validation predictions that are wrong from those that are right (Youden's J).
+the validation predictions that are wrong from those that are right (Youden's J), or a configured
+fallback when no candidate separates them (``choose_threshold``).
 """
 
 from __future__ import annotations
@@ -39,15 +40,25 @@ def fit_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
     return float(log_t.detach().exp().clamp(0.05, 20.0))
 
 
-def choose_threshold(confidence: np.ndarray, correct: np.ndarray, grid: list[float]) -> float:
-    """The grid value t maximising (share of wrong predictions under t) − (share of right ones
-    under t); 0.0 (flag nothing) when the validation predictions are all right or all wrong."""
+def choose_threshold(
+    confidence: np.ndarray, correct: np.ndarray, grid: list[float], fallback: float
+) -> tuple[float, bool]:
+    """The threshold and whether the validation predictions chose it.
+
+    Chosen: the grid value t maximising J(t) = (share of wrong predictions under t) − (share of
+    right ones under t), Youden's J, when some t separates them (J > 0). Otherwise ``fallback``:
+    every wrong validation prediction is more confident than every grid value catches without
+    catching as many right ones (a good model leaves few errors to learn a threshold from), or
+    there are none. Taking the smallest grid value then would flag nothing; with calibrated
+    probabilities, a fallback of 0.5 flags the predictions more likely wrong than right."""
     wrong = ~correct
     if not wrong.any() or wrong.all():
-        return 0.0
+        return float(fallback), False
     scores = [((confidence[wrong] < t).mean() - (confidence[correct] < t).mean(), -t) for t in grid]
     best = max(range(len(grid)), key=lambda i: scores[i])
-    return float(grid[best])
+    if scores[best][0] <= 0:
+        return float(fallback), False
+    return float(grid[best]), True
 
 
 def calibrate(
@@ -57,6 +68,7 @@ def calibrate(
     split: str = "validation",
     batch_size: int = 64,
     threshold_grid: list[float],
+    fallback_threshold: float = 0.5,
 ) -> Calibration:
     """Fit the calibration of the exported model in ``model_dir`` on ``split`` of the processed
     data, through the serving predictor, and save it as ``model_dir/calibration.json``."""
@@ -73,7 +85,9 @@ def calibrate(
     probs = (logits / temperature).softmax(-1)
     confidence, predicted = probs.max(-1)
     correct = (predicted == labels).numpy()
-    threshold = choose_threshold(confidence.numpy(), correct, threshold_grid)
+    threshold, separated = choose_threshold(
+        confidence.numpy(), correct, threshold_grid, fallback_threshold
+    )
     nll = torch.nn.functional.cross_entropy
     calibration = Calibration(
         temperature=temperature,
@@ -85,7 +99,11 @@ def calibrate(
             "nll_after": float(nll(logits / temperature, labels)),
             "accuracy": float(correct.mean()),
             "flagged_share": float((confidence.numpy() < threshold).mean()),
-            "threshold_rule": "max over the grid of P(conf < t | wrong) - P(conf < t | right)",
+            "threshold_rule": (
+                "max over the grid of P(conf < t | wrong) - P(conf < t | right)"
+                if separated
+                else "fallback: no grid value separates wrong from right validation predictions"
+            ),
         },
     )
     calibration.save(model_dir)

@@ -29,9 +29,18 @@ def test_fit_temperature_recovers_the_temperature_that_made_the_data() -> None:
 def test_threshold_separates_wrong_from_right() -> None:
     confidence = np.array([0.2, 0.3, 0.35, 0.8, 0.9, 0.95, 0.4, 0.99])
     correct = np.array([False, False, False, True, True, True, True, True])
-    assert choose_threshold(confidence, correct, [0.3, 0.36, 0.5, 0.7]) == 0.36
-    # All right (or all wrong): nothing to separate, nothing flagged.
-    assert choose_threshold(confidence, np.ones(8, bool), [0.3, 0.5]) == 0.0
+    assert choose_threshold(confidence, correct, [0.3, 0.36, 0.5, 0.7], 0.5) == (0.36, True)
+    # All right (or all wrong): nothing to learn from, the configured fallback.
+    assert choose_threshold(confidence, np.ones(8, bool), [0.3, 0.5], 0.45) == (0.45, False)
+    assert choose_threshold(confidence, np.zeros(8, bool), [0.3, 0.5], 0.45) == (0.45, False)
+
+
+def test_confident_errors_leave_the_fallback_rather_than_the_smallest_grid_value() -> None:
+    # Every error is surer than any grid value: J <= 0 everywhere, and the smallest grid value
+    # (which J's tie-break would pick) would flag nothing at all.
+    confidence = np.array([0.95, 0.97, 0.99, 0.9, 0.45, 0.8, 0.99, 0.6])
+    correct = np.array([False, False, False, True, True, True, True, True])
+    assert choose_threshold(confidence, correct, [0.3, 0.5, 0.7], 0.5) == (0.5, False)
 
 
 @pytest.mark.parametrize(
