@@ -47,10 +47,10 @@ def choose_threshold(
 
     Chosen: the grid value t maximising J(t) = (share of wrong predictions under t) − (share of
     right ones under t), Youden's J, when some t separates them (J > 0). Otherwise ``fallback``:
-    every wrong validation prediction is more confident than every grid value catches without
-    catching as many right ones (a good model leaves few errors to learn a threshold from), or
-    there are none. Taking the smallest grid value then would flag nothing; with calibrated
-    probabilities, a fallback of 0.5 flags the predictions more likely wrong than right."""
+    no grid value catches a larger share of the wrong validation predictions than of the right
+    ones (a strong model's few errors are often all confident), or nothing is wrong (or right).
+    J's smallest grid value would then flag almost nothing; with calibrated probabilities, a
+    fallback of 0.5 flags the predictions more likely wrong than right."""
     wrong = ~correct
     if not wrong.any() or wrong.all():
         return float(fallback), False

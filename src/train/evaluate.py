@@ -36,9 +36,10 @@ from train.tracking import MODEL_ARTIFACT, tracking_uri
 log = logging.getLogger(__name__)
 
 
-def download_model(run_id: str) -> Path:
-    """A local copy of a run's exported model directory."""
-    target = Path(tempfile.mkdtemp(prefix="eval-model-"))
+def download_model(run_id: str, into: str | Path | None = None) -> Path:
+    """A local copy of a run's exported model directory, under ``into`` (default: a new
+    temporary folder)."""
+    target = Path(into) if into is not None else Path(tempfile.mkdtemp(prefix="eval-model-"))
     path = mlflow.artifacts.download_artifacts(
         run_id=run_id,
         artifact_path=MODEL_ARTIFACT,
@@ -76,8 +77,11 @@ def validation_scorer(cfg: DictConfig, local: dict[str, Path]) -> Callable[[Mode
     texts, refs = list(split["text"]), np.asarray(split["label"], dtype=np.int64)
 
     def score(version: ModelVersion) -> float:
-        model_dir = local.get(version.run_id) or download_model(version.run_id)
-        logits = predict_logits(IntentPredictor.from_pretrained(model_dir), texts, cfg.batch_size)
+        with tempfile.TemporaryDirectory(prefix="rescore-") as tmp:
+            model_dir = local.get(version.run_id) or download_model(version.run_id, tmp)
+            logits = predict_logits(
+                IntentPredictor.from_pretrained(model_dir), texts, cfg.batch_size
+            )
         return classification_scores(refs, logits)["macro_f1"]
 
     return score
