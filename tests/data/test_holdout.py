@@ -18,6 +18,10 @@ from train.dataset import normalize_text
 
 RAW = project_root() / "data" / "raw" / "prompt_intents.csv"
 NEAR_COPY = 0.8  # token Jaccard at or above which two prompts count as the same prompt
+# A held-out prompt of at least MIN_TOKENS words whose words are nearly all inside a training
+# prompt at most twice as long is the same prompt with a few words added ("X — what's that?").
+CONTAINED = 0.9
+MIN_TOKENS = 4
 
 
 def _holdout_sets() -> dict[str, Path]:
@@ -36,21 +40,39 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a | b else 1.0
 
 
-def near_copies(
-    texts: list[str], others: list[str], threshold: float = NEAR_COPY
-) -> list[tuple[str, str]]:
-    """Pairs (text, other) whose token sets overlap at ``threshold`` or more."""
+def same_prompt(held: frozenset[str], other: frozenset[str]) -> bool:
+    """Token Jaccard at ``NEAR_COPY`` or more, or ``held`` nearly contained in ``other``."""
+    if jaccard(held, other) >= NEAR_COPY:
+        return True
+    return (
+        len(held) >= MIN_TOKENS
+        and len(other) <= 2 * len(held)
+        and len(held & other) / len(held) >= CONTAINED
+    )
+
+
+def near_copies(texts: list[str], others: list[str]) -> list[tuple[str, str]]:
+    """Pairs (text, other) that are the same prompt by ``same_prompt``."""
     other_tokens = [(o, _tokens(o)) for o in others]
     hits = []
     for text in texts:
         tokens = _tokens(text)
-        hits += [(text, o) for o, ot in other_tokens if jaccard(tokens, ot) >= threshold]
+        hits += [(text, o) for o, ot in other_tokens if same_prompt(tokens, ot)]
     return hits
 
 
 def test_jaccard_flags_a_one_word_edit_and_spares_a_new_prompt() -> None:
     assert near_copies(["how do tides work today"], ["how do the tides work today"]) != []
     assert near_copies(["how do tides work"], ["write a poem about tides"]) == []
+
+
+def test_a_held_out_prompt_inside_a_training_prompt_is_a_copy() -> None:
+    held = ["Kein Anschluss unter dieser Nummer"]
+    assert near_copies(held, ["'Kein Anschluss unter dieser Nummer' - what's that?"]) != []
+    # Short prompts and long texts that merely mention the words are not copies.
+    assert near_copies(["volcanoes"], ["why do volcanoes erupt"]) == []
+    long = "a long pasted letter that happens to say kein anschluss unter dieser nummer " * 3
+    assert near_copies(held, [long]) == []
 
 
 def test_evaluate_config_names_at_least_two_holdout_sets() -> None:
