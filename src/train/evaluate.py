@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
 from tqdm import tqdm
 
@@ -59,6 +60,15 @@ def resolve_run(cfg: DictConfig) -> tuple[str, Path]:
                 f"{run_file} not found: train first (`python -m train`) or pass run_id=…"
             )
         run_id = json.loads(run_file.read_text())["run_id"]
+    try:
+        mlflow.MlflowClient(tracking_uri()).get_run(run_id)
+    except MlflowException as err:
+        # e.g. models/ restored from DVC's cache next to a new or different tracking store
+        raise LookupError(
+            f"run {run_id} is not in the MLflow store at {tracking_uri()}: set "
+            "MLFLOW_TRACKING_URI to the store that holds it, or train again "
+            "(`dvc repro --force train`)"
+        ) from err
     local = Path(cfg.model_dir)
     if (
         run_file.is_file()
