@@ -20,6 +20,7 @@ import torch
 
 from handlers.calibration import Calibration
 from handlers.prediction import IntentPredictor
+from train.export import predict_logits
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +77,7 @@ def calibrate(
     texts, labels = list(data["text"]), torch.tensor(data["label"], dtype=torch.long)
     predictor = IntentPredictor.from_pretrained(model_dir)
     predictor.calibration = Calibration()  # fit on the raw logits
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    logits = torch.zeros(len(texts), len(predictor.labels))
-    for start in range(0, len(order), batch_size):
-        idx = order[start : start + batch_size]
-        logits[idx] = predictor.logits(predictor.encode([texts[i] for i in idx]))
+    logits = torch.from_numpy(predict_logits(predictor, texts, batch_size))
     temperature = fit_temperature(logits, labels)
     probs = (logits / temperature).softmax(-1)
     confidence, predicted = probs.max(-1)

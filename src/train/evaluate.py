@@ -21,12 +21,11 @@ import torch
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from omegaconf import DictConfig
-from tqdm import tqdm
 
 from contract import load_labels
 from handlers.prediction import IntentPredictor
 from train.config import register_resolvers
-from train.export import configured_backend, parity_prompts, served_predictor
+from train.export import configured_backend, parity_prompts, predict_logits, served_predictor
 from train.package import MODEL_CONFIG
 from train.registry import promote_if_better, version_for_run
 from train.reports import build_report, write_predictions, write_reports
@@ -90,27 +89,19 @@ def validation_scorer(cfg: DictConfig, local: dict[str, Path]) -> Callable[[Mode
         with tempfile.TemporaryDirectory(prefix="rescore-") as tmp:
             model_dir = local.get(version.run_id) or download_model(version.run_id, tmp)
             logits = predict_logits(
-                IntentPredictor.from_pretrained(model_dir), texts, cfg.batch_size
+                IntentPredictor.from_pretrained(model_dir),
+                texts,
+                cfg.batch_size,
+                progress="Scoring",
             )
         return classification_scores(refs, logits)["macro_f1"]
 
     return score
 
 
-def predict_logits(predictor: IntentPredictor, texts: list[str], batch_size: int) -> np.ndarray:
-    """The serving predictor's raw scores per text (its tokenizer, its ``max_length``, its
-    forward pass), batched by similar length to keep padding small."""
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    logits = np.zeros((len(texts), len(predictor.labels)), dtype=np.float32)
-    for start in tqdm(range(0, len(order), batch_size), desc="Scoring", unit="batch"):
-        idx = order[start : start + batch_size]
-        logits[idx] = predictor.logits(predictor.encode([texts[i] for i in idx])).numpy()
-    return logits
-
-
 def predict_probs(predictor: IntentPredictor, texts: list[str], batch_size: int) -> np.ndarray:
     """Calibrated class probabilities per text, exactly as the handler computes them."""
-    logits = torch.from_numpy(predict_logits(predictor, texts, batch_size))
+    logits = torch.from_numpy(predict_logits(predictor, texts, batch_size, progress="Scoring"))
     return predictor.probabilities(logits).numpy()
 
 
@@ -137,7 +128,7 @@ def evaluate_run(cfg: DictConfig) -> dict:
     split = datasets.load_from_disk(str(Path(cfg.data.processed_dir) / cfg.split))
     texts, refs = list(split["text"]), np.asarray(split["label"], dtype=np.int64)
     predictor = IntentPredictor.from_pretrained(model_dir)
-    logits = torch.from_numpy(predict_logits(predictor, texts, cfg.batch_size))
+    logits = torch.from_numpy(predict_logits(predictor, texts, cfg.batch_size, progress="Scoring"))
     # The backend packaging will serve, checked against float32 on the prompts packaging checks
     # it on; what follows scores the backend that passed, so the reports are the served model's.
     parity_texts, parity_labels = parity_prompts(cfg.data.processed_dir)
@@ -150,7 +141,9 @@ def evaluate_run(cfg: DictConfig) -> dict:
     )
     if served is not None:
         predictor = served
-        logits = torch.from_numpy(predict_logits(predictor, texts, cfg.batch_size))
+        logits = torch.from_numpy(
+            predict_logits(predictor, texts, cfg.batch_size, progress="Scoring")
+        )
     probs = predictor.probabilities(logits).numpy()
     raw_probs = logits.softmax(-1).numpy()
     flags = probs.max(1) < predictor.calibration.low_confidence_threshold

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from tqdm import tqdm
 
 from handlers.backends import FILES, ONNX_INT8, ONNX_INT8_FILE, TORCH, check_name
 from handlers.prediction import MODEL_INPUTS, IntentPredictor
@@ -140,11 +141,18 @@ def export_onnx_int8(model_dir: Path, out: Path) -> Path:
     return out
 
 
-def predict_logits(predictor: IntentPredictor, texts: Sequence[str], batch_size: int) -> np.ndarray:
-    """Raw scores per text, batched by similar length (little padding)."""
+def predict_logits(
+    predictor: IntentPredictor,
+    texts: Sequence[str],
+    batch_size: int,
+    progress: str | None = None,
+) -> np.ndarray:
+    """The predictor's raw scores per text (its tokenizer, its ``max_length``, its forward pass),
+    batched by similar length to keep padding small; ``progress`` labels a tqdm bar."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     logits = np.zeros((len(texts), len(predictor.labels)), dtype=np.float32)
-    for start in range(0, len(order), batch_size):
+    starts = range(0, len(order), batch_size)
+    for start in tqdm(starts, desc=progress, unit="batch", disable=progress is None):
         idx = order[start : start + batch_size]
         logits[idx] = predictor.logits(predictor.encode([texts[i] for i in idx])).numpy()
     return logits

@@ -16,19 +16,19 @@ from train.fit import train
 from train.registry import champion
 
 pytestmark = pytest.mark.slow
+SHORT = [  # a tiny DeBERTa, one epoch of two batches: a real run in seconds
+    "model=deberta_v3_tiny",
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "data.batch_size=8",
+]
 
 
 def test_evaluate_writes_reports_logs_them_and_sets_the_champion(
     train_overrides, tmp_path, mlflow_uri
 ) -> None:
-    short = [
-        "model=deberta_v3_tiny",
-        "trainer.max_epochs=1",
-        "trainer.limit_train_batches=2",
-        "trainer.limit_val_batches=1",
-        "data.batch_size=8",
-    ]
-    _, out = train(compose("train", [*train_overrides, *short]))
+    _, out = train(compose("train", [*train_overrides, *SHORT]))
     cfg = compose(
         "evaluate",
         [f"paths.root_dir={tmp_path}", f"data.processed_dir={train_overrides[2].split('=', 1)[1]}"],
@@ -77,14 +77,7 @@ def test_a_champion_trained_on_other_data_is_rescored_on_the_new_validation_spli
     from train.evaluate import validation_scorer
     from train.registry import version_for_run
 
-    short = [
-        "model=deberta_v3_tiny",
-        "trainer.max_epochs=1",
-        "trainer.limit_train_batches=2",
-        "trainer.limit_val_batches=1",
-        "data.batch_size=8",
-    ]
-    _, first = train(compose("train", [*train_overrides, *short]))
+    _, first = train(compose("train", [*train_overrides, *SHORT]))
     cfg = compose("evaluate", [f"paths.root_dir={tmp_path}", f"data.processed_dir={processed_dir}"])
     assert evaluate_run(cfg)["promoted"] is True
 
@@ -96,7 +89,7 @@ def test_a_champion_trained_on_other_data_is_rescored_on_the_new_validation_spli
     validation.select(range(len(validation) - 3)).save_to_disk(str(changed / "validation"))
     overrides = [o for o in train_overrides if not o.startswith("data.processed_dir=")]
     _, second = train(
-        compose("train", [*overrides, f"data.processed_dir={changed}", *short, "seed=7"])
+        compose("train", [*overrides, f"data.processed_dir={changed}", *SHORT, "seed=7"])
     )
     client = mlflow.MlflowClient(mlflow_uri)
     tags = [client.get_run(r["run_id"]).data.tags["data_hash"] for r in (first, second)]
