@@ -57,6 +57,34 @@ def data_hash(mlflow_client: mlflow.MlflowClient, version: ModelVersion) -> str 
     return mlflow_client.get_run(version.run_id).data.tags.get("data_hash")
 
 
+def _scores_on_one_split(
+    mlflow_client: mlflow.MlflowClient,
+    candidate: ModelVersion,
+    current: ModelVersion,
+    rescore: Callable[[ModelVersion], float] | None,
+) -> tuple[float, float]:
+    """(candidate, champion) validation macro-F1 on the same validation split."""
+    if data_hash(mlflow_client, current) == data_hash(mlflow_client, candidate):
+        return selection_score(mlflow_client, candidate), selection_score(mlflow_client, current)
+    if rescore is None:
+        raise LookupError(
+            f"champion version {current.version} was trained on other data than version "
+            f"{candidate.version}; its validation score cannot be compared without rescoring"
+        )
+    challenger, defender = rescore(candidate), rescore(current)
+    log.info(
+        "champion v%s trained on other data: on v%s's validation split, macro-F1 %.4f (v%s) "
+        "against %.4f (v%s)",
+        current.version,
+        candidate.version,
+        defender,
+        current.version,
+        challenger,
+        candidate.version,
+    )
+    return challenger, defender
+
+
 def promote_if_better(
     mlflow_client: mlflow.MlflowClient,
     candidate: ModelVersion,
@@ -70,36 +98,12 @@ def promote_if_better(
     scores a version on the candidate's validation split, and both versions are rescored. Without
     ``rescore`` such a comparison cannot be made and LookupError is raised."""
     current = champion(mlflow_client)
-    if current is None:
-        mlflow_client.set_registered_model_alias(
-            REGISTERED_MODEL, CHAMPION_ALIAS, candidate.version
-        )
-        return True
-    if current.version == candidate.version:
-        return False
-    same_data = data_hash(mlflow_client, current) == data_hash(mlflow_client, candidate)
-    if same_data:
-        challenger = selection_score(mlflow_client, candidate)
-        defender = selection_score(mlflow_client, current)
-    elif rescore is None:
-        raise LookupError(
-            f"champion version {current.version} was trained on other data than version "
-            f"{candidate.version}; its validation score cannot be compared without rescoring"
-        )
-    else:
-        challenger, defender = rescore(candidate), rescore(current)
-        log.info(
-            "champion v%s trained on other data: on v%s's validation split, macro-F1 %.4f (v%s) "
-            "against %.4f (v%s)",
-            current.version,
-            candidate.version,
-            defender,
-            current.version,
-            challenger,
-            candidate.version,
-        )
-    if challenger <= defender:
-        return False
+    if current is not None:
+        if current.version == candidate.version:
+            return False
+        challenger, defender = _scores_on_one_split(mlflow_client, candidate, current, rescore)
+        if challenger <= defender:
+            return False
     mlflow_client.set_registered_model_alias(REGISTERED_MODEL, CHAMPION_ALIAS, candidate.version)
     return True
 
